@@ -1,0 +1,48 @@
+r"""AdamW（Loshchilov & Hutter, 2019）：把权重衰减从梯度里“解耦”出来。
+
+与 Adam 的唯一区别是权重衰减直接作用在参数上：
+
+.. math::
+    \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda)
+
+而不是加进梯度 :math:`g_t + \lambda\theta_{t-1}`（那样会被自适应分母缩放，衰减强度因坐标而异）。
+其余步骤与 :class:`optlab.Adam` 完全相同，所以这里只改默认值。
+"""
+
+from __future__ import annotations
+
+from .adam import Adam
+
+__all__ = ["AdamW"]
+
+
+class AdamW(Adam):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+        *,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+    ):
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )

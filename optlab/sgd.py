@@ -1,0 +1,106 @@
+r"""随机梯度下降（SGD），可选动量、Nesterov 动量与权重衰减。
+
+.. math::
+    \begin{aligned}
+    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+    & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+    & \textbf{if } \mu \ne 0: \\
+    & \quad b_t \leftarrow \begin{cases} g_t & t = 1 \\ \mu b_{t-1} + (1-\tau) g_t & t > 1 \end{cases} \\
+    & \quad g_t \leftarrow \begin{cases} g_t + \mu b_t & \text{nesterov} \\ b_t & \text{否则} \end{cases} \\
+    & \theta_t \leftarrow \theta_{t-1} - \gamma g_t
+    \end{aligned}
+
+其中 :math:`\gamma` 为学习率，:math:`\mu` 为动量，:math:`\tau` 为 dampening，:math:`\lambda` 为权重衰减。
+``fused=True`` 走与 foreach 相同的多张量路径，数值与 foreach 一致。
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import as_float, check_fused_flags, check_fused_params, check_lr, check_non_negative
+from .optimizer import Optimizer
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    complex_as_real = False  # SGD 的运算都是线性的，复数参数可以直接更新
+    supports_sparse_grad = True
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        momentum=0,
+        dampening=0,
+        weight_decay=0,
+        nesterov=False,
+        *,
+        maximize=False,
+        foreach=None,
+        differentiable=False,
+        fused=None,
+    ):
+        check_lr(lr)
+        check_non_negative("momentum", momentum)
+        check_non_negative("weight_decay", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
+        )
+        super().__init__(params, defaults)
+        check_fused_flags(fused, foreach, differentiable)
+
+    def init_state(self, group, param):
+        # 没有动量时 SGD 不保存任何状态；动量缓冲在第一步用梯度本身初始化
+        return {} if group["momentum"] != 0 else None
+
+    def update(self, group, params, grads, states):
+        lr, momentum, dampening = as_float(group["lr"]), group["momentum"], group["dampening"]
+        weight_decay = as_float(group["weight_decay"])
+        for param, grad, state in zip(params, grads, states):
+            if weight_decay != 0:
+                grad = grad.add(param, alpha=weight_decay)
+            if momentum != 0:
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = grad.clone().detach()
+                else:
+                    buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+                grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
+            param.add_(grad, alpha=-lr)
+
+    def update_foreach(self, group, params, grads, states):
+        if group["fused"]:
+            check_fused_params(params)
+        lr, momentum, dampening = as_float(group["lr"]), group["momentum"], group["dampening"]
+        weight_decay = as_float(group["weight_decay"])
+        if weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        if momentum != 0:
+            # 已有缓冲的一起累积；第一次出现的缓冲直接取梯度本身
+            running = [
+                (s["momentum_buffer"], g)
+                for g, s in zip(grads, states)
+                if s.get("momentum_buffer") is not None
+            ]
+            if running:
+                bufs, running_grads = map(list, zip(*running))
+                torch._foreach_mul_(bufs, momentum)
+                torch._foreach_add_(bufs, running_grads, alpha=1 - dampening)
+            for grad, state in zip(grads, states):
+                if state.get("momentum_buffer") is None:
+                    state["momentum_buffer"] = grad.clone().detach()
+            bufs = [s["momentum_buffer"] for s in states]
+            grads = torch._foreach_add(grads, bufs, alpha=momentum) if group["nesterov"] else bufs
+        torch._foreach_add_(params, grads, alpha=-lr)
