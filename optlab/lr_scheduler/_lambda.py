@@ -1,0 +1,95 @@
+"""由用户函数决定学习率的调度器：LambdaLR 与 MultiplicativeLR。"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from typing import Any
+
+from ._base import LRScheduler, group_values
+
+__all__ = ["LambdaLR", "MultiplicativeLR"]
+
+
+def _per_group_lambdas(optimizer: Any, lr_lambda: Any) -> list:
+    """一个函数则所有参数组共用；列表则必须每组一个。"""
+    count = len(optimizer.param_groups)
+    if not isinstance(lr_lambda, (list, tuple)):
+        return [lr_lambda] * count
+    if len(lr_lambda) != count:
+        raise ValueError(f"Expected {count} lr_lambdas, but got {len(lr_lambda)}")
+    return list(lr_lambda)
+
+
+class _LambdaStateMixin:
+    """普通函数（含 lambda）无法保存，只保存可调用对象的 ``__dict__``。"""
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("optimizer", "lr_lambdas")
+        }
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+            for fn in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        lr_lambdas = state_dict.pop("lr_lambdas")
+        self.__dict__.update(state_dict)
+        # 放回去，不改动调用者的字典
+        state_dict["lr_lambdas"] = lr_lambdas
+        for fn, saved in zip(self.lr_lambdas, lr_lambdas):
+            if saved is not None:
+                fn.__dict__.update(saved)
+
+
+class LambdaLR(_LambdaStateMixin, LRScheduler):
+    r"""学习率 = 初始学习率 × 用户函数的值。
+
+    .. math:: \eta_t = \eta_0 \cdot \lambda(t)
+
+    ``lr_lambda`` 可以是一个函数，也可以是每个参数组一个函数的列表。
+    """
+
+    def __init__(
+        self,
+        optimizer: Any,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = _per_group_lambdas(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        self._warn_if_called_outside_step()
+        return [
+            base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)
+        ]
+
+
+class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
+    r"""每一步把当前学习率乘上用户函数的值。
+
+    .. math:: \eta_t = \eta_{t-1} \cdot \lambda(t)
+    """
+
+    def __init__(
+        self,
+        optimizer: Any,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = _per_group_lambdas(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        self._warn_if_called_outside_step()
+        lrs = group_values(self.optimizer, "lr")
+        if self._is_initial:
+            return lrs
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, lrs)]
