@@ -77,3 +77,16 @@ def check_fused_params(params: list[torch.Tensor]) -> None:
 def as_float(x: Any) -> Any:
     """张量超参数在非 capturable 路径里取出 Python 数。"""
     return x.item() if isinstance(x, torch.Tensor) else x
+
+
+def check_beta_range(betas: Any) -> None:
+    """只检查两个 β 是否在 [0, 1) 内（Adamax/NAdam/RAdam 允许浮点与张量混用）。"""
+    for i, beta in enumerate(betas):
+        if not 0.0 <= _value(beta) < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def check_foreach_not_differentiable(group: dict[str, Any]) -> None:
+    """foreach 算子不支持自动求导：与 torch 一样在 step 时用断言报错。"""
+    if group.get("differentiable"):
+        raise AssertionError("_foreach ops don't support autograd")
