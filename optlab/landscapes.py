@@ -18,6 +18,9 @@ __all__ = ["LANDSCAPES", "Landscape", "get_landscape", "landscape_names"]
 
 Point = tuple[float, float]
 
+# 元素个数不超过它时梯度用 Python 浮点数计算（双精度，与 float64 张量结果一致到舍入误差）
+_FLOAT_PATH_MAX = 16
+
 
 @dataclass(frozen=True)
 class Landscape:
@@ -50,6 +53,11 @@ class Landscape:
         return self.func(xy[..., 0], xy[..., 1])
 
     def grad(self, xy: Tensor) -> Tensor:
+        if xy.dtype == torch.float64 and xy.numel() <= _FLOAT_PATH_MAX:
+            # 少量点：转成 Python 浮点数计算，省掉几十次小张量运算的固定开销
+            rows = xy.reshape(-1, 2).tolist()
+            out = [self.partials(x, y) for x, y in rows]
+            return torch.tensor(out, dtype=xy.dtype).reshape(xy.shape)
         gx, gy = self.partials(xy[..., 0], xy[..., 1])
         return torch.stack((gx, gy), dim=-1)
 
@@ -102,13 +110,15 @@ def _beale(x, y):
 
 
 def _beale_d(x, y):
-    gx = torch.zeros_like(x)
-    gy = torch.zeros_like(y)
-    for k, c in enumerate(_BEALE_C, start=1):
-        t = c - x + x * y**k
-        gx = gx + 2 * t * (y**k - 1)
-        gy = gy + 2 * t * k * x * y ** (k - 1)
-    return gx, gy
+    y2 = y * y
+    y3 = y2 * y
+    t1 = 1.5 - x + x * y
+    t2 = 2.25 - x + x * y2
+    t3 = 2.625 - x + x * y3
+    return (
+        2 * (t1 * (y - 1) + t2 * (y2 - 1) + t3 * (y3 - 1)),
+        2 * x * (t1 + 2 * t2 * y + 3 * t3 * y2),
+    )
 
 
 def _himmelblau(x, y):
@@ -124,14 +134,23 @@ def _himmelblau_d(x, y):
 _TWO_PI = 2 * math.pi
 
 
+# 偏导函数既接受张量也接受 Python 浮点数：单个点时用浮点数算快得多（见 trajectory）
+def _cos(t):
+    return math.cos(t) if isinstance(t, float) else torch.cos(t)
+
+
+def _sin(t):
+    return math.sin(t) if isinstance(t, float) else torch.sin(t)
+
+
 def _rastrigin(x, y):
     return 20 + x**2 - 10 * torch.cos(_TWO_PI * x) + y**2 - 10 * torch.cos(_TWO_PI * y)
 
 
 def _rastrigin_d(x, y):
     return (
-        2 * x + 10 * _TWO_PI * torch.sin(_TWO_PI * x),
-        2 * y + 10 * _TWO_PI * torch.sin(_TWO_PI * y),
+        2 * x + 10 * _TWO_PI * _sin(_TWO_PI * x),
+        2 * y + 10 * _TWO_PI * _sin(_TWO_PI * y),
     )
 
 
