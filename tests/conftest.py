@@ -1,0 +1,20 @@
+"""测试公共设置：每个测试前固定所有随机种子。
+
+注意：不要在这里设置 MPLBACKEND 环境变量——nbval 启动的内核会继承它，
+笔记本里的图就不再以内联图片输出，与保存的输出对不上。需要无界面后端的测试自己调用
+matplotlib.use("Agg")。
+"""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
