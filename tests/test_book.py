@@ -57,7 +57,7 @@ def toc_pages() -> list[str]:
 class PageParser(HTMLParser):
     """收集可见文字（跳过脚本、样式、代码）以及所有 script src / link href。"""
 
-    SKIP = {"script", "style", "pre", "code", "textarea", "mjx-assistive-mml"}
+    SKIP = frozenset({"script", "style", "pre", "code", "textarea", "mjx-assistive-mml"})
 
     def __init__(self):
         super().__init__()
@@ -106,13 +106,13 @@ def parse(html: str) -> PageParser:
 def font_face() -> tuple[Path, list[tuple[int, int]]]:
     """从 optlab.css 读出中文字体文件与它负责的 unicode-range。"""
     css = (HTML_DIR / "_static" / "optlab.css").read_text(encoding="utf-8")
-    block = re.search(r"@font-face\s*{(.*?)}", css, re.S)
+    block = re.search(r"@font-face\s*{(.*?)}", css, re.DOTALL)
     assert block, "optlab.css 里没有 @font-face"
     url = re.search(r'url\("?([^")]+)"?\)', block.group(1))
     assert url, "@font-face 没有 src url"
     assert not url.group(1).startswith(("http:", "https:", "//")), "字体不能来自网络"
     ranges = []
-    spec = re.search(r"unicode-range:([^;]+);", block.group(1), re.S)
+    spec = re.search(r"unicode-range:([^;]+);", block.group(1), re.DOTALL)
     assert spec, "@font-face 没有 unicode-range"
     for item in spec.group(1).split(","):
         lo, _, hi = item.strip().removeprefix("U+").partition("-")
@@ -199,6 +199,7 @@ def browser():
                     url,
                 ],
                 capture_output=True,
+                check=False,
                 text=True,
                 timeout=120,
             )

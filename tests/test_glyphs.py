@@ -7,10 +7,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
-from optlab.viz.style import use_chinese_style  # noqa: E402
+from optlab.viz.style import use_chinese_style
 
 CHINESE_TEXT = "学习率调度与动量：损失随步数下降"
 

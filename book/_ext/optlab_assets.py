@@ -59,7 +59,7 @@ def mathjax_source() -> Path:
     spec = importlib.util.find_spec("mathjax")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("找不到 django-static-mathjax：请先 pip install -r requirements.txt")
-    return Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
 
 
 def font_source() -> Path:
@@ -67,7 +67,7 @@ def font_source() -> Path:
     spec = importlib.util.find_spec("mplfonts")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("找不到 mplfonts：请先 pip install -r requirements.txt")
-    return Path(list(spec.submodule_search_locations)[0]) / "fonts" / FONT_SOURCE_NAME
+    return Path(next(iter(spec.submodule_search_locations))) / "fonts" / FONT_SOURCE_NAME
 
 
 def copy_mathjax(static_dir: Path) -> None:
@@ -103,7 +103,8 @@ def write_font_subset(chars: set[str], target: Path) -> None:
     """用 fontTools 生成只含所需字符的 woff 字体；字符集没变时跳过（子集化要几秒）。"""
     from fontTools import subset
 
-    stamp = target.with_suffix(".chars")
+    # 点开头的文件不会被 Sphinx 复制进输出目录
+    stamp = target.with_name(f".{target.stem}.chars")
     wanted = "".join(sorted(chars))
     if target.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == wanted:
         return

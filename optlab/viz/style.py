@@ -47,7 +47,7 @@ def bundled_font_files() -> list[Path]:
 def use_chinese_style() -> None:
     """注册中文字体并设置简洁统一的绘图风格；可重复调用。"""
     import matplotlib
-    import matplotlib.pyplot  # noqa: F401  先让后端（如 Jupyter 内联后端）应用自己的设置，再覆盖
+    import matplotlib.pyplot  # 先让后端（如 Jupyter 内联后端）应用自己的设置，再覆盖
     from matplotlib import font_manager
 
     known = {Path(f.fname) for f in font_manager.fontManager.ttflist}
