@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 import warnings
 from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 from copy import deepcopy
 from itertools import chain
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.utils.hooks import RemovableHandle
