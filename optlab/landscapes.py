@@ -56,8 +56,12 @@ class Landscape:
         if xy.dtype == torch.float64 and xy.numel() <= _FLOAT_PATH_MAX:
             # 少量点：转成 Python 浮点数计算，省掉几十次小张量运算的固定开销
             rows = xy.reshape(-1, 2).tolist()
-            out = [self.partials(x, y) for x, y in rows]
-            return torch.tensor(out, dtype=xy.dtype).reshape(xy.shape)
+            try:
+                out = [self.partials(x, y) for x, y in rows]
+                return torch.tensor(out, dtype=xy.dtype).reshape(xy.shape)
+            except (OverflowError, ValueError):
+                pass  # 发散时浮点数会溢出报错，交给张量路径得到 inf/nan
+
         gx, gy = self.partials(xy[..., 0], xy[..., 1])
         return torch.stack((gx, gy), dim=-1)
 
