@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from ._checks import check_fused_params
+
 __all__ = ["Optimizer", "required"]
 
 
@@ -237,6 +239,8 @@ class Optimizer:
                 raise RuntimeError(f"{name} does not support sparse gradients")
             state = self.state.get(p)
             if not state:
+                if group.get("fused"):  # 与 torch 一样在建状态时检查（复数参数也在这里被拒绝）
+                    check_fused_params([p])
                 fresh = self.init_state(group, p)
                 if fresh is not None:  # None：这个算法（在当前设置下）不为参数保存状态
                     state = self.state[p]
@@ -260,6 +264,8 @@ class Optimizer:
         if self.update_foreach is None:
             return False
         if group.get("fused"):
+            if any(p.grad is not None and p.grad.is_sparse for p in params):
+                raise RuntimeError("`fused` does not support sparse gradients")
             return True
         foreach = group.get("foreach")
         if foreach is None:
@@ -291,8 +297,8 @@ class Optimizer:
 
     def check_capturable_devices(self, group: dict[str, Any], params: list, steps: list) -> None:
         """capturable=True 时，参数与 step 必须在支持图捕获的设备上（与 torch 一样用断言）."""
-        if not group.get("capturable"):
-            return
+        if not group.get("capturable") or group.get("fused"):
+            return  # torch 的 fused 内核自己管理设备，不做这项检查
         for p, step in zip(params, steps):
             assert p.device.type == step.device.type and p.device.type in _CAPTURABLE_DEVICES, (
                 f"If capturable=True, params and state_steps must be on supported devices: {list(_CAPTURABLE_DEVICES)}."
