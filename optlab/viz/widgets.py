@@ -130,6 +130,7 @@ class OptimizerExplorer(_Explorer):
         draw_landscape(self.ax, land, n=100, levels=20)
         self.ax.set_title(f"{land.title}：{land.formula}")
         self._lines = {}
+        self._legend_labels = None
         self.renderer.invalidate()
 
     def _overrides(self, names):
@@ -171,9 +172,14 @@ class OptimizerExplorer(_Explorer):
             visible = any(t.label == label for t in self.trajectories)
             for a in artists:
                 a.set_visible(visible)
-        legend = self.ax.legend(handles=[a for a in foreground[::3]], loc="upper right",
-                                fontsize=7, frameon=True, framealpha=0.85)  # fmt: skip
-        self.image.value = self.renderer.render(foreground + [legend])
+        # 图例只在标签（含“发散”）变化时重画，并放进缓存的背景里：每次重画文字很慢
+        labels = tuple(trajectory_label(t) for t in self.trajectories)
+        if labels != self._legend_labels:
+            self._legend_labels = labels
+            self.ax.legend(handles=foreground[::3], loc="upper right", fontsize=7,
+                           frameon=True, framealpha=0.85)  # fmt: skip
+            self.renderer.invalidate()
+        self.image.value = self.renderer.render(foreground)
         self.status.value = "<br>".join(f"<b>{t.label}</b>：{t.status}" for t in self.trajectories)
         self.render_count += 1
         return self.trajectories
