@@ -46,7 +46,7 @@ def main():
         slider = e.controls["lr_scale"]
         values = iter([1.0 + 0.001 * i for i in range(1, 10 * args.repeat)])
 
-        def full_update():
+        def full_update(slider=slider, values=values):
             slider.value = next(values)  # 触发回调：重算 + 重画
 
         med, p90 = measure(full_update, args.repeat)
