@@ -1,0 +1,192 @@
+r"""RAdam（Liu et al., 2020，*On the Variance of the Adaptive Learning Rate and Beyond*）：整流的 Adam。
+
+.. math::
+    \begin{aligned}
+    & \rho_\infty \leftarrow 2/(1-\beta_2) - 1 \\
+    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+    & \textbf{if } \lambda \ne 0: \begin{cases}
+        \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) & \text{decoupled\_weight\_decay} \\
+        g_t \leftarrow g_t + \lambda\theta_{t-1} & \text{否则（L2 正则）} \end{cases} \\
+    & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+    & v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+    & \hat m_t \leftarrow m_t / (1-\beta_1^t) \\
+    & \rho_t \leftarrow \rho_\infty - 2t\beta_2^t / (1-\beta_2^t) \\
+    & \textbf{if } \rho_t > 5: \\
+    & \quad l_t \leftarrow \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon), \qquad
+        r_t \leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}} \\
+    & \quad \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t\, r_t\, l_t \\
+    & \textbf{else}: \; \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t
+    \end{aligned}
+
+:math:`\rho_t` 估计“二阶矩平均了多少个样本”。前几步样本太少，自适应分母的方差很大，
+于是先退化成带动量的 SGD；:math:`\rho_t > 5` 之后再打开自适应学习率，并用 :math:`r_t` 修正方差。
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._checks import (
+    as_float,
+    check_beta_range,
+    check_eps,
+    check_foreach_not_differentiable,
+    check_lr,
+    check_non_negative,
+)
+from .optimizer import Optimizer
+
+__all__ = ["RAdam"]
+
+
+def _rectification(rho_t, rho_inf):
+    r""":math:`r_t`；``rho_t`` 可以是 Python 数或张量。"""
+    ratio = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+    return ratio.sqrt() if isinstance(ratio, torch.Tensor) else math.sqrt(ratio)
+
+
+class RAdam(Optimizer):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        decoupled_weight_decay=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+    ):
+        check_lr(lr)
+        check_eps(eps)
+        check_beta_range(betas)
+        check_non_negative("weight_decay", weight_decay)
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "decoupled_weight_decay": decoupled_weight_decay,
+            "differentiable": differentiable,
+        }
+        super().__init__(params, defaults)
+
+    def init_state(self, group, param):
+        return {
+            "step": self.new_step_counter(group, param),
+            "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
+            "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format),
+        }
+
+    @staticmethod
+    def _hyper(group):
+        """capturable/differentiable 时保留张量超参数，否则取 Python 数，省去张量运算。"""
+        keep_tensors = group["capturable"] or group["differentiable"]
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        eps, weight_decay = group["eps"], group["weight_decay"]
+        if not keep_tensors:
+            lr, beta1, beta2 = as_float(lr), as_float(beta1), as_float(beta2)
+            eps, weight_decay = as_float(eps), as_float(weight_decay)
+        return keep_tensors, lr, beta1, beta2, eps, weight_decay
+
+    @staticmethod
+    def _rho(beta2, step):
+        r"""返回 :math:`(\rho_\infty, \rho_t)`。"""
+        rho_inf = 2 / (1 - beta2) - 1
+        return rho_inf, rho_inf - 2 * step * beta2**step / (1 - beta2**step)
+
+    def update(self, group, params, grads, states):
+        _, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
+        self.check_capturable_devices(group, params, [s["step"] for s in states])
+        for param, grad, state in zip(params, grads, states):
+            state["step"] += 1
+            step = state["step"] if group["capturable"] else state["step"].item()
+            if weight_decay != 0:
+                if group["decoupled_weight_decay"]:
+                    param.mul_(1 - lr * weight_decay)
+                else:
+                    grad = grad.add(param, alpha=weight_decay)
+
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+
+            m_hat = exp_avg / (1 - beta1**step)
+            rho_inf, rho_t = self._rho(beta2, step)
+            if group["capturable"]:  # 图捕获里不能按 rho_t 的值走分支，两支都算再挑
+                adaptive = (1 - beta2**step) ** 0.5 / exp_avg_sq.sqrt().add_(eps)
+                # rho_t <= 5 时根号里可能为负，先夹住以免 NaN 混进另一支
+                rect = _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf)
+                scale = torch.where(rho_t > 5, rect * adaptive, 1.0)
+                param.sub_(m_hat * lr * scale)
+            elif rho_t > 5:
+                adaptive = (1 - beta2**step) ** 0.5 / exp_avg_sq.sqrt().add_(eps)
+                param.sub_(m_hat * lr * adaptive * _rectification(rho_t, rho_inf))
+            else:
+                param.sub_(m_hat * lr)
+
+    def update_foreach(self, group, params, grads, states):
+        check_foreach_not_differentiable(group)
+        keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
+        steps = [s["step"] for s in states]
+        self.check_capturable_devices(group, params, steps)
+        exp_avgs = [s["exp_avg"] for s in states]
+        exp_avg_sqs = [s["exp_avg_sq"] for s in states]
+
+        torch._foreach_add_(steps, 1)
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                torch._foreach_mul_(params, 1 - lr * weight_decay)
+            else:
+                grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+
+        denom = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_add_(denom, eps)
+        if keep_tensors:
+            # 图捕获里不能按 rho_t 分支：整流的张量系数为 r_t·l_t·步长，未整流的为步长
+            rhos = [self._rho(beta2, t) for t in steps]
+            on = [rho_t > 5 for _, rho_t in rhos]
+            rects = [_rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf) for rho_inf, rho_t in rhos]
+            sizes = [lr / (1 - beta1**t) for t in steps]
+            adaptive = [
+                torch.where(o, (1 - beta2**t) ** 0.5 * r * s, 0.0)
+                for o, t, r, s in zip(on, steps, rects, sizes)
+            ]
+            plain = [torch.where(o, 0.0, s) for o, s in zip(on, sizes)]
+            scale = torch._foreach_reciprocal(denom)
+            torch._foreach_mul_(scale, adaptive)
+            torch._foreach_add_(scale, plain)
+            torch._foreach_sub_(params, torch._foreach_mul(exp_avgs, scale))
+            return
+
+        # 按是否已整流把张量分成两批，各自一次多张量运算
+        rect_p, rect_m, rect_d, rect_sizes = [], [], [], []
+        plain_p, plain_m, plain_sizes = [], [], []
+        for param, exp_avg, d, step_t in zip(params, exp_avgs, denom, steps):
+            t = step_t.item()
+            rho_inf, rho_t = self._rho(beta2, t)
+            size = lr / (1 - beta1**t)
+            if rho_t > 5:
+                rect_p.append(param)
+                rect_m.append(exp_avg)
+                rect_d.append(d)
+                rect_sizes.append(-size * (1 - beta2**t) ** 0.5 * _rectification(rho_t, rho_inf))
+            else:
+                plain_p.append(param)
+                plain_m.append(exp_avg)
+                plain_sizes.append(-size)
+        if rect_p:
+            torch._foreach_addcdiv_(rect_p, rect_m, rect_d, rect_sizes)
+        if plain_p:
+            torch._foreach_add_(plain_p, torch._foreach_mul(plain_m, plain_sizes))
