@@ -1,6 +1,6 @@
 """optlab：从零实现的 torch.optim，可直接 ``import optlab as optim`` 使用。"""
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adam import Adam
 from .adamax import Adamax
 from .adamw import AdamW
@@ -22,4 +22,5 @@ __all__ = [
     "Optimizer",
     "RAdam",
     "lr_scheduler",
+    "swa_utils",
 ]
