@@ -1,0 +1,138 @@
+r"""RMSprop（Hinton 课程讲义，2012）：用梯度平方的指数滑动平均来缩放步长。
+
+.. math::
+    \begin{aligned}
+    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+    & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+    & v_t \leftarrow \alpha v_{t-1} + (1-\alpha) g_t^2, \qquad \tilde v_t \leftarrow v_t \\
+    & \textbf{if centered}:\; \bar g_t \leftarrow \alpha \bar g_{t-1} + (1-\alpha) g_t,\;
+        \tilde v_t \leftarrow \tilde v_t - \bar g_t^2 \\
+    & \textbf{if } \mu > 0:\; b_t \leftarrow \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon),\;
+        \theta_t \leftarrow \theta_{t-1} - \gamma b_t \\
+    & \textbf{else}:\; \theta_t \leftarrow \theta_{t-1} - \gamma\, g_t / (\sqrt{\tilde v_t} + \epsilon)
+    \end{aligned}
+
+出处：Hinton《Neural Networks for Machine Learning》第 6e 讲；centered 版本见 Graves (2013)
+*Generating Sequences With Recurrent Neural Networks*。注意 :math:`\epsilon` 加在根号外面。
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import as_float, check_eps, check_lr, check_non_negative
+from .optimizer import Optimizer
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0,
+        momentum=0,
+        centered=False,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+    ):
+        check_lr(lr)
+        check_eps(eps)
+        check_non_negative("momentum", momentum)
+        check_non_negative("weight_decay", weight_decay)
+        check_non_negative("alpha", alpha)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            capturable=capturable,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def init_state(self, group, param):
+        def zeros():
+            return torch.zeros_like(param, memory_format=torch.preserve_format)
+
+        state = {"step": self.new_step_counter(group, param), "square_avg": zeros()}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = zeros()
+        if group["centered"]:
+            state["grad_avg"] = zeros()
+        return state
+
+    def update(self, group, params, grads, states):
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        momentum, weight_decay = group["momentum"], group["weight_decay"]
+        centered, differentiable = group["centered"], group["differentiable"]
+        self.check_capturable_devices(group, params, [s["step"] for s in states])
+        for param, grad, state in zip(params, grads, states):
+            state["step"] += 1
+            if weight_decay != 0:
+                grad = grad.add(param, alpha=weight_decay)
+            square_avg = state["square_avg"]
+            square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+            if centered:
+                grad_avg = state["grad_avg"]
+                grad_avg.lerp_(grad, 1 - alpha)
+                # 减去均值的平方 = 方差估计，比未中心化的二阶矩更小，步子更大
+                avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+            else:
+                avg = square_avg.sqrt()
+            # differentiable 时不能原地改 sqrt 的输出（反向传播要用它）
+            avg = avg + eps if differentiable else avg.add_(eps)
+            if momentum > 0:
+                buf = state["momentum_buffer"]
+                buf.mul_(momentum).addcdiv_(grad, avg)
+                param.add_(buf, alpha=-lr)
+            else:
+                param.addcdiv_(grad, avg, value=-lr)
+
+    def update_foreach(self, group, params, grads, states):
+        assert not group["differentiable"], "_foreach ops don't support autograd"
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        momentum, weight_decay = group["momentum"], group["weight_decay"]
+        steps = [s["step"] for s in states]
+        self.check_capturable_devices(group, params, steps)
+        square_avgs = [s["square_avg"] for s in states]
+
+        torch._foreach_add_(steps, 1)
+        if weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        torch._foreach_mul_(square_avgs, alpha)
+        torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - alpha)
+        if group["centered"]:
+            grad_avgs = [s["grad_avg"] for s in states]
+            torch._foreach_lerp_(grad_avgs, grads, 1 - alpha)
+            avg = torch._foreach_addcmul(square_avgs, grad_avgs, grad_avgs, value=-1)
+            torch._foreach_sqrt_(avg)
+        else:
+            avg = torch._foreach_sqrt(square_avgs)
+        torch._foreach_add_(avg, eps)
+
+        # capturable 时张量 lr 留在设备上参与运算（不同步到 CPU）
+        tensor_lr = group["capturable"] and isinstance(lr, torch.Tensor)
+        if tensor_lr:
+            lr = lr.to(params[0].device)
+        if momentum > 0:
+            bufs = [s["momentum_buffer"] for s in states]
+            torch._foreach_mul_(bufs, momentum)
+            torch._foreach_addcdiv_(bufs, grads, avg)
+            if tensor_lr:
+                torch._foreach_sub_(params, torch._foreach_mul(bufs, lr))
+            else:
+                torch._foreach_add_(params, bufs, alpha=-as_float(lr))
+        elif tensor_lr:
+            torch._foreach_sub_(params, torch._foreach_mul(torch._foreach_div(grads, avg), lr))
+        else:
+            torch._foreach_addcdiv_(params, grads, avg, value=-as_float(lr))

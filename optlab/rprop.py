@@ -1,0 +1,109 @@
+r"""Rprop（Riedmiller & Braun, 1993）：只看梯度的符号，每个坐标各自调整步长。
+
+.. math::
+    \begin{aligned}
+    & \textbf{初始化：} g^{prev}_0 \leftarrow 0,\; \eta_0 \leftarrow \gamma \\
+    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+    & \textbf{对每个坐标 } i: \\
+    & \quad \textbf{if } g^{prev,i} g^i_t > 0:\; \eta^i_t \leftarrow \min(\eta^i_{t-1}\eta_+, \Gamma_{\max}) \\
+    & \quad \textbf{elif } g^{prev,i} g^i_t < 0:\; \eta^i_t \leftarrow \max(\eta^i_{t-1}\eta_-, \Gamma_{\min}),\;
+        g^i_t \leftarrow 0 \\
+    & \quad \textbf{else}:\; \eta^i_t \leftarrow \eta^i_{t-1} \\
+    & \theta_t \leftarrow \theta_{t-1} - \eta_t \operatorname{sign}(g_t), \qquad g^{prev} \leftarrow g_t
+    \end{aligned}
+
+论文：*A Direct Adaptive Method for Faster Backpropagation Learning: The RPROP Algorithm*（ICNN 1993）。
+:math:`(\eta_-, \eta_+)` 即 ``etas``，:math:`(\Gamma_{\min}, \Gamma_{\max})` 即 ``step_sizes``；
+状态 ``prev`` 是上一步（可能被置零的）梯度，``step_size`` 是每个坐标的步长。
+Rprop 只适合全批量梯度：小批量噪声会让符号来回翻转。
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import as_float, check_lr
+from .optimizer import Optimizer
+
+__all__ = ["Rprop"]
+
+
+class Rprop(Optimizer):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        etas=(0.5, 1.2),
+        step_sizes=(1e-6, 50),
+        *,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+    ):
+        check_lr(lr)
+        if not 0.0 < as_float(etas[0]) < 1.0 < as_float(etas[1]):
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        defaults = dict(
+            lr=lr,
+            etas=etas,
+            step_sizes=step_sizes,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
+        super().__init__(params, defaults)
+
+    def init_state(self, group, param):
+        lr = group["lr"]
+        if torch.is_complex(param):  # 实部、虚部各自是一个坐标，都从 lr 起步
+            lr = complex(lr, lr)
+        return {
+            "step": self.new_step_counter(group, param),
+            "prev": torch.zeros_like(param, memory_format=torch.preserve_format),
+            "step_size": torch.full_like(param, lr, memory_format=torch.preserve_format),
+        }
+
+    @staticmethod
+    def _factor(agree, etaminus, etaplus):
+        """同号 → η₊，异号 → η₋，有一个为零 → 1（保持步长）。"""
+        factor = torch.ones_like(agree)
+        return factor.masked_fill_(agree > 0, etaplus).masked_fill_(agree < 0, etaminus)
+
+    def update(self, group, params, grads, states):
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        differentiable = group["differentiable"]
+        self.check_capturable_devices(group, params, [s["step"] for s in states])
+        for param, grad, state in zip(params, grads, states):
+            state["step"] += 1
+            prev, step_size = state["prev"], state["step_size"]
+            # prev 稍后会被原地覆盖，求导时要先复制一份留给反向传播
+            agree = grad * (prev.clone() if differentiable else prev)
+            step_size.mul_(self._factor(agree, etaminus, etaplus))
+            step_size.clamp_(step_size_min, step_size_max)
+            # 符号翻转说明上一步跨过了极小值：这一步不动，也不把这个梯度记作 prev
+            grad = grad.masked_fill(agree < 0, 0)
+            param.addcmul_(grad.sign(), step_size, value=-1)
+            prev.copy_(grad)
+
+    def update_foreach(self, group, params, grads, states):
+        assert not group["differentiable"], "_foreach ops don't support autograd"
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        steps = [s["step"] for s in states]
+        self.check_capturable_devices(group, params, steps)
+        prevs = [s["prev"] for s in states]
+        step_sizes = [s["step_size"] for s in states]
+
+        torch._foreach_add_(steps, 1)
+        agrees = torch._foreach_mul(grads, prevs)
+        # 掩码赋值没有 foreach 版本，只能逐个张量做（torch 也是如此）
+        factors = [self._factor(a, etaminus, etaplus) for a in agrees]
+        torch._foreach_mul_(step_sizes, factors)
+        torch._foreach_clamp_min_(step_sizes, step_size_min)
+        torch._foreach_clamp_max_(step_sizes, step_size_max)
+        grads = [g.masked_fill(a < 0, 0) for g, a in zip(grads, agrees)]
+        torch._foreach_addcmul_(params, torch._foreach_sign(grads), step_sizes, value=-1)
+        torch._foreach_copy_(prevs, grads)
