@@ -88,7 +88,8 @@ class Adam(Optimizer):
 
     def _hyper(self, group):
         """capturable/differentiable 时保留张量（step 也是张量），否则取 Python 数以免同步开销。"""
-        keep_tensors = group["capturable"] or group["differentiable"]
+        # fused 内核用高精度标量算偏差修正，所以 fused 时即使 capturable 也取 Python 数
+        keep_tensors = (group["capturable"] and not group["fused"]) or group["differentiable"]
         lr, (beta1, beta2) = group["lr"], group["betas"]
         if not keep_tensors:
             lr, beta1, beta2 = as_float(lr), as_float(beta1), as_float(beta2)
@@ -98,12 +99,16 @@ class Adam(Optimizer):
         keep_tensors, lr, beta1, beta2 = self._hyper(group)
         eps, weight_decay = group["eps"], group["weight_decay"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
+        # 张量 lr 时 torch 按 lr 的 dtype 算衰减因子，这里照做，float64 参数才能逐位对上
+        decay = 1 - group["lr"] * weight_decay
+        if not keep_tensors:
+            decay = as_float(decay)
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
             step = state["step"] if keep_tensors else state["step"].item()
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:
-                    param.mul_(1 - lr * weight_decay)
+                    param.mul_(decay)
                 else:
                     grad = grad.add(param, alpha=weight_decay)
 
@@ -111,12 +116,17 @@ class Adam(Optimizer):
             exp_avg.lerp_(grad, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             if group["amsgrad"]:
-                torch.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+                if group["differentiable"]:  # out= 不支持自动求导
+                    state["max_exp_avg_sq"].copy_(torch.maximum(state["max_exp_avg_sq"], exp_avg_sq))
+                else:
+                    torch.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
                 exp_avg_sq = state["max_exp_avg_sq"]
 
             step_size = lr / (1 - beta1**step)
             denom = (exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(eps)
             if keep_tensors:
+                if group["differentiable"]:  # 求导要用到本步的一阶矩，下一步会原地改它，故存副本
+                    exp_avg = exp_avg.clone()
                 param.sub_(exp_avg / denom * step_size)
             else:
                 param.addcdiv_(exp_avg, denom, value=-step_size)
