@@ -24,6 +24,11 @@ from .optimizer import Optimizer
 __all__ = ["SGD"]
 
 
+def _tracks_grad(x) -> bool:
+    """differentiable 模式下需要对其求导的张量超参数。"""
+    return isinstance(x, torch.Tensor) and x.requires_grad
+
+
 class SGD(Optimizer):
     complex_as_real = False  # SGD 的运算都是线性的，复数参数可以直接更新
     supports_sparse_grad = True
@@ -68,6 +73,7 @@ class SGD(Optimizer):
     def update(self, group, params, grads, states):
         lr, momentum, dampening = as_float(group["lr"]), group["momentum"], group["dampening"]
         weight_decay = as_float(group["weight_decay"])
+        lr_tensor = group["lr"] if _tracks_grad(group["lr"]) else None
         for param, grad, state in zip(params, grads, states):
             if weight_decay != 0:
                 grad = grad.add(param, alpha=weight_decay)
@@ -78,7 +84,10 @@ class SGD(Optimizer):
                 else:
                     buf.mul_(momentum).add_(grad, alpha=1 - dampening)
                 grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-            param.add_(grad, alpha=-lr)
+            if lr_tensor is not None:
+                param.sub_(grad * lr_tensor)  # 让梯度流到张量学习率
+            else:
+                param.add_(grad, alpha=-lr)
 
     def update_foreach(self, group, params, grads, states):
         if group["fused"]:
