@@ -1,0 +1,174 @@
+"""用 torch 自己的测试数据库 optim_db 扫一遍：optlab 已导出的每个优化器，
+
+* 每个 ``optim_inputs_func`` 配置（for-loop / foreach / CPU 上支持时的 fused，fp32 与 fp64）都与 torch 逐步对照；
+* 每个 ``optim_error_inputs_func`` 错误输入都在同一阶段（构造或 step）抛出同类型的异常（或警告）。
+
+optlab 每多导出一个算法，这里自动多出一批用例。
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.testing._internal.common_optimizers import OptimizerErrorEnum, optim_db
+
+import optlab
+from optlab.testing import compare_with_torch
+
+STEPS = 15
+INFOS = [info for info in optim_db if hasattr(optlab, info.optim_cls.__name__)]
+
+
+def _impl_flags(info):
+    """与 torch 的 _get_optim_inputs_including_global_cliquey_kwargs 一样展开互斥的实现开关，
+    只是 CPU 上也跑 foreach（torch 的 foreach 在 CPU 上就是逐张量循环，照样可以对照）。"""
+    flags = [{}]
+    if "foreach" in info.supported_impls:
+        flags = [{"foreach": False}, {"foreach": True}]
+    if "fused" in info.supported_impls and "cpu" in info.supports_fused_on:
+        flags.append({"fused": True})
+    return flags
+
+
+def _cases():
+    cases = []
+    for info in INFOS:
+        name = info.optim_cls.__name__
+        for dtype in (torch.float32, torch.float64):
+            for i, optim_input in enumerate(info.optim_inputs_func(device="cpu", dtype=dtype)):
+                for flag in _impl_flags(info):
+                    label = ",".join(f"{k}={v}" for k, v in flag.items()) or "default"
+                    cases.append(
+                        pytest.param(
+                            info,
+                            i,
+                            flag,
+                            dtype,
+                            id=f"{name}-{i}-{optim_input.desc}-{label}-{str(dtype)[6:]}",
+                        )
+                    )
+    return cases
+
+
+def _error_cases():
+    cases = []
+    for info in INFOS:
+        if info.optim_error_inputs_func is None:
+            continue
+        errors = info.optim_error_inputs_func(device="cpu", dtype=torch.float32)
+        for i, error_input in enumerate(errors):
+            desc = error_input.optimizer_error_input.desc
+            cases.append(pytest.param(info, i, id=f"{info.optim_cls.__name__}-{i}-{desc}"))
+    return cases
+
+
+@pytest.fixture
+def one_thread():
+    """CPU 上的 fused / 稀疏内核在小张量上多线程反而慢得多；单线程不影响数值。"""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _sparse_setup():
+    """SparseAdam 只接受“稠密参数 + 稀疏梯度”：用 embedding(sparse=True) 产生梯度。"""
+
+    def params():
+        gen = torch.Generator().manual_seed(0)
+        return [torch.randn(12, 3, generator=gen).requires_grad_()]
+
+    calls = [0]
+
+    def loss(ps):
+        step = calls[0] // 2  # 两边交替调用，同一步用同一批下标
+        calls[0] += 1
+        idx = torch.tensor([step % 12, 2, 5, 5])
+        return ((F.embedding(idx, ps[0], sparse=True) - 0.3) ** 2).sum()
+
+    return {"params": params, "loss_fn": loss}
+
+
+def _construction_error(cls, kwargs):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cls([torch.zeros(2, requires_grad=True)], **kwargs)
+    except Exception as err:  # noqa: BLE001 - 比较的正是异常类型
+        return type(err)
+    return None
+
+
+@pytest.mark.parametrize("info, index, flag, dtype", _cases())
+def test_optim_inputs_match_torch(info, index, flag, dtype, one_thread):
+    name = info.optim_cls.__name__
+    optim_input = info.optim_inputs_func(device="cpu", dtype=dtype)[index]
+    kwargs = dict(optim_input.kwargs, **flag)
+    ours = getattr(optlab, name)
+    # 某些组合（例如张量 lr + foreach）torch 在构造时就拒绝：optlab 也必须以同类型拒绝
+    expected = _construction_error(info.optim_cls, kwargs)
+    if expected is not None:
+        assert _construction_error(ours, kwargs) is expected
+        return
+    extra = _sparse_setup() if info.only_supports_sparse_grads else {}
+    report = compare_with_torch(
+        ours,
+        kwargs,
+        steps=STEPS,
+        dtype=dtype,
+        use_closure=info.step_requires_closure,
+        **extra,
+    )
+    report.assert_ok()
+
+
+def _raised(cls, info, index):
+    """在新建的错误输入上运行 cls，返回 (阶段, 异常或警告类型)。"""
+    error_input = info.optim_error_inputs_func(device="cpu", dtype=torch.float32)[index]
+    case = error_input.optimizer_error_input
+    is_warning = issubclass(error_input.error_type, Warning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            optimizer = cls(case.params, **case.kwargs)
+        except Exception as err:  # noqa: BLE001
+            return OptimizerErrorEnum.CONSTRUCTION_ERROR, type(err)
+        if is_warning and caught:
+            return OptimizerErrorEnum.CONSTRUCTION_ERROR, caught[-1].category
+        try:
+            if info.step_requires_closure:
+                optimizer.step(lambda: torch.tensor(0.0))
+            else:
+                optimizer.step()
+        except Exception as err:  # noqa: BLE001
+            return OptimizerErrorEnum.STEP_ERROR, type(err)
+        if is_warning and caught:
+            return OptimizerErrorEnum.STEP_ERROR, caught[-1].category
+    return None, None
+
+
+@pytest.mark.parametrize("info, index", _error_cases())
+def test_error_inputs_raise_like_torch(info, index):
+    error_input = info.optim_error_inputs_func(device="cpu", dtype=torch.float32)[index]
+    ours = _raised(getattr(optlab, info.optim_cls.__name__), info, index)
+    theirs = _raised(info.optim_cls, info, index)
+    assert theirs == (error_input.error_on, error_input.error_type) or issubclass(
+        theirs[1] or type(None), error_input.error_type
+    ), f"torch 自己的行为变了：{theirs}"
+    assert ours[0] == theirs[0], f"阶段不同：optlab {ours}，torch {theirs}"
+    assert ours[1] is not None and issubclass(ours[1], error_input.error_type), (
+        f"optlab 抛 {ours[1]}，期望 {error_input.error_type}"
+    )
+
+
+def test_sweep_covers_every_exported_optimizer():
+    exported = {name for name in dir(torch.optim) if hasattr(optlab, name)}
+    swept = {info.optim_cls.__name__ for info in INFOS}
+    optimizers = {
+        n for n in exported if isinstance(getattr(torch.optim, n), type) and n != "Optimizer"
+    }
+    assert optimizers <= swept | {"lr_scheduler", "swa_utils"}
+    assert {"SGD", "Adam", "AdamW"} <= swept
