@@ -358,7 +358,9 @@ def test_load_state_dict_hooks_with_prepend_and_replacement():
             return s
 
         opt.register_load_state_dict_pre_hook(pre_a)
-        opt.register_load_state_dict_pre_hook(lambda o, s, log=log: log.append("pre-b"), prepend=True)
+        opt.register_load_state_dict_pre_hook(
+            lambda o, s, log=log: log.append("pre-b"), prepend=True
+        )
         opt.register_load_state_dict_post_hook(lambda o, log=log: log.append("post-a"))
         opt.register_load_state_dict_post_hook(
             lambda o, log=log: log.append(("post-b", o.param_groups[0]["lr"])), prepend=True
