@@ -54,17 +54,17 @@ class Adagrad(Optimizer):
         check_non_negative("weight_decay", weight_decay)
         check_non_negative("initial_accumulator_value", initial_accumulator_value)
         check_eps(eps)
-        defaults = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            eps=eps,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
-            fused=fused,
-        )
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
         super().__init__(params, defaults)
         check_fused_flags(fused, foreach, differentiable)
         # 与 torch 一致：构造时就为每个参数建立状态；之后 add_param_group 加入的参数在第一步惰性建立
@@ -99,7 +99,9 @@ class Adagrad(Optimizer):
             state_sum = state["sum"]
             if grad.is_sparse:
                 if weight_decay != 0:
-                    raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+                    raise RuntimeError(
+                        "weight_decay option is not compatible with sparse gradients"
+                    )
                 self._sparse_update(param, grad, state_sum, clr, eps)
                 continue
             if weight_decay != 0:

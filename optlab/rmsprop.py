@@ -46,18 +46,18 @@ class RMSprop(Optimizer):
         check_non_negative("momentum", momentum)
         check_non_negative("weight_decay", weight_decay)
         check_non_negative("alpha", alpha)
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            alpha=alpha,
-            eps=eps,
-            centered=centered,
-            weight_decay=weight_decay,
-            capturable=capturable,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
-        )
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "alpha": alpha,
+            "eps": eps,
+            "centered": centered,
+            "weight_decay": weight_decay,
+            "capturable": capturable,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+        }
         super().__init__(params, defaults)
 
     def init_state(self, group, param):
@@ -85,6 +85,8 @@ class RMSprop(Optimizer):
             if centered:
                 grad_avg = state["grad_avg"]
                 grad_avg.lerp_(grad, 1 - alpha)
+                if differentiable:  # 下一步还会原地改 grad_avg，反向传播要用的是这一步的值
+                    grad_avg = grad_avg.clone()
                 # 减去均值的平方 = 方差估计，比未中心化的二阶矩更小，步子更大
                 avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
             else:

@@ -44,15 +44,15 @@ class Rprop(Optimizer):
         check_lr(lr)
         if not 0.0 < as_float(etas[0]) < 1.0 < as_float(etas[1]):
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
-        defaults = dict(
-            lr=lr,
-            etas=etas,
-            step_sizes=step_sizes,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
-            capturable=capturable,
-        )
+        defaults = {
+            "lr": lr,
+            "etas": etas,
+            "step_sizes": step_sizes,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "capturable": capturable,
+        }
         super().__init__(params, defaults)
 
     def init_state(self, group, param):
@@ -85,7 +85,9 @@ class Rprop(Optimizer):
             step_size.clamp_(step_size_min, step_size_max)
             # 符号翻转说明上一步跨过了极小值：这一步不动，也不把这个梯度记作 prev
             grad = grad.masked_fill(agree < 0, 0)
-            param.addcmul_(grad.sign(), step_size, value=-1)
+            # 求导时 step_size 下一步还会被原地改，反向传播要的是这一步的值
+            used_step_size = step_size.clone() if differentiable else step_size
+            param.addcmul_(grad.sign(), used_step_size, value=-1)
             prev.copy_(grad)
 
     def update_foreach(self, group, params, grads, states):
