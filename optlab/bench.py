@@ -1,0 +1,215 @@
+"""计时 ``optimizer.step()``：optlab 对 torch.optim，逐个算法、逐种实现（for-loop / foreach / fused）。
+
+两种参数集：
+
+* ``resnet18``：ResNet-18 的 62 个参数张量（约 1170 万个数），形状照抄 torchvision；
+* ``small400``：400 个 64–1024 元素的小张量，测的主要是每一步的 Python 开销。
+
+两边交替计时（漂移互相抵消），取多轮的中位数，打印 optlab/torch 的比值和几何平均。
+只在出错时以非零状态退出；慢不算错。用法::
+
+    python -m optlab.bench [--device cpu|cuda] [--only Adam SGD] [--repeat 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import math
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable
+
+import torch
+
+import optlab
+
+# (out, in, kh, kw) 卷积核、BN 的 weight/bias、全连接层：ResNet-18 的全部 62 个参数
+_BASIC = [(64, 64, 3, 3), (64,), (64,), (64, 64, 3, 3), (64,), (64,)]
+
+
+def _stage(width: int, previous: int) -> list[tuple[int, ...]]:
+    first = [(width, previous, 3, 3), (width,), (width,), (width, width, 3, 3), (width,), (width,)]
+    shortcut = [(width, previous, 1, 1), (width,), (width,)]
+    second = [(width, width, 3, 3), (width,), (width,), (width, width, 3, 3), (width,), (width,)]
+    return first + shortcut + second
+
+
+RESNET18_SHAPES: list[tuple[int, ...]] = (
+    [(64, 3, 7, 7), (64,), (64,)]
+    + _BASIC
+    + _BASIC
+    + _stage(128, 64)
+    + _stage(256, 128)
+    + _stage(512, 256)
+    + [(1000, 512), (1000,)]
+)
+SMALL_SHAPES: list[tuple[int, ...]] = [(64 + (i * 37) % 961,) for i in range(400)]
+PARAM_SETS = {"resnet18": RESNET18_SHAPES, "small400": SMALL_SHAPES}
+
+
+def exported_algorithms() -> list[str]:
+    """optlab 导出、且 torch.optim 里有同名类的优化器。"""
+    names = []
+    for name in getattr(optlab, "__all__", dir(optlab)):
+        ours = getattr(optlab, name, None)
+        if (
+            isinstance(ours, type)
+            and issubclass(ours, optlab.Optimizer)
+            and ours is not optlab.Optimizer
+            and hasattr(torch.optim, name)
+        ):
+            names.append(name)
+    return sorted(names)
+
+
+def _impls(name: str) -> list[str]:
+    params = inspect.signature(getattr(torch.optim, name).__init__).parameters
+    impls = ["for-loop"]
+    if "foreach" in params:
+        impls.append("foreach")
+    if "fused" in params:
+        impls.append("fused")
+    return impls
+
+
+def _impl_kwargs(impl: str) -> dict:
+    return {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[
+        impl
+    ]
+
+
+def _make(shapes, device, sparse: bool, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    params = []
+    for shape in shapes:
+        p = torch.randn(shape, generator=gen).to(device).requires_grad_()
+        grad = torch.randn(shape, generator=gen).to(device) * 0.1
+        p.grad = grad.to_sparse() if sparse else grad
+        params.append(p)
+    return params
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _stepper(opt) -> Callable[[], None]:
+    if type(opt).__name__ == "LBFGS":  # LBFGS 必须给闭包；梯度不变，闭包只返回一个常数损失
+        loss = torch.tensor(1.0)
+        return lambda: opt.step(lambda: loss)
+    return opt.step
+
+
+def time_case(
+    name: str,
+    impl: str,
+    shapes,
+    device: str,
+    repeat: int,
+    inner: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """返回 optlab/torch 的单步耗时比：每轮两边紧挨着各测一次，取各轮比值的中位数。"""
+    sparse = name == "SparseAdam"
+    kwargs = {} if name == "SparseAdam" else _impl_kwargs(impl)
+    ours_opt = getattr(optlab, name)(_make(shapes, device, sparse), **kwargs)
+    theirs_opt = getattr(torch.optim, name)(_make(shapes, device, sparse), **kwargs)
+    steps = {"ours": _stepper(ours_opt), "theirs": _stepper(theirs_opt)}
+    for step in steps.values():  # 预热：建状态、首次分配
+        step()
+        step()
+    ratios = []
+    for r in range(repeat):
+        order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")
+        elapsed = {}
+        for who in order:
+            _sync(device)
+            start = clock()
+            for _ in range(inner):
+                steps[who]()
+            _sync(device)
+            elapsed[who] = clock() - start
+        ratios.append(elapsed["ours"] / elapsed["theirs"])
+    return statistics.median(ratios)
+
+
+def _supported(name: str, impl: str, device: str) -> bool:
+    """torch 自己在这个设备上支持这种实现吗（例如某些算法没有 CPU fused 内核）。"""
+    if name == "SparseAdam":
+        return impl == "for-loop"
+    try:
+        p = torch.zeros(4, device=device, requires_grad=True)
+        p.grad = torch.ones(4, device=device)
+        opt = getattr(torch.optim, name)([p], **_impl_kwargs(impl))
+        _stepper(opt)()
+    except (RuntimeError, ValueError, TypeError, AssertionError):
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="optlab 与 torch.optim 的 step 计时对比")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--only", nargs="*", default=None, help="只测这些算法")
+    parser.add_argument("--repeat", type=int, default=9, help="每种情形交替计时的轮数")
+    parser.add_argument("--quick", action="store_true", help="更少的轮数，粗略但快")
+    parser.add_argument("--sets", nargs="*", default=list(PARAM_SETS), choices=list(PARAM_SETS))
+    parser.add_argument(
+        "--clock",
+        default="wall",
+        choices=["wall", "process"],
+        help="wall：墙钟；process：本进程 CPU 时间（机器很忙时更稳，仅限 CPU）",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    clock = time.process_time if args.clock == "process" else time.perf_counter
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("没有可用的 CUDA 设备", file=sys.stderr)
+        return 2
+    repeat = 3 if args.quick else args.repeat
+    names = args.only or exported_algorithms()
+    torch.manual_seed(0)
+
+    print(f"torch {torch.__version__}，设备 {args.device}，每种情形 {repeat} 轮（中位数）")
+    print(f"{'算法':<12}{'实现':<10}{'参数集':<10}{'optlab/torch':>14}")
+    ratios, failed = [], False
+    for name in names:
+        for impl in _impls(name):
+            for set_name in args.sets:
+                label = f"{name:<12}{impl:<10}{set_name:<10}"
+                if not _supported(name, impl, args.device):
+                    print(f"{label}{'n/a':>14}")
+                    continue
+                inner = 2 if set_name == "resnet18" else 5
+                try:
+                    ratio = time_case(
+                        name, impl, PARAM_SETS[set_name], args.device, repeat, inner, clock
+                    )
+                except Exception:  # noqa: BLE001 - 报告后继续测其余情形
+                    failed = True
+                    print(f"{label}{'出错':>14}")
+                    traceback.print_exc()
+                    continue
+                ratios.append((impl, ratio))
+                flag = "  ← 慢" if ratio > 1.3 else ""
+                print(f"{label}{ratio:>14.3f}{flag}", flush=True)
+    _summary("全部", [r for _, r in ratios])
+    # optlab 的 fused 只是 foreach 路径，比不过 torch 的单遍融合内核，单独列出
+    _summary("不含 fused", [r for impl, r in ratios if impl != "fused"])
+    return 1 if failed else 0
+
+
+def _summary(label: str, ratios: list[float]) -> None:
+    if ratios:
+        geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        print(f"{label}：几何平均 {geo:.3f}，最大 {max(ratios):.3f}，共 {len(ratios)} 种情形")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
