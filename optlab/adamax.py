@@ -78,7 +78,25 @@ class Adamax(Optimizer):
             eps, weight_decay = as_float(eps), as_float(weight_decay)
         return keep_tensors, lr, beta1, beta2, eps, weight_decay
 
+    @staticmethod
+    def _rejects_grad_lr(group):
+        """torch 的 for-loop 把步长 lr/(1-β₁ᵗ) 当作 addcdiv_ 的 value：它若需要梯度就报 TypeError。
+
+        这里照样拒绝，做到“同一输入同一异常类型”。
+        """
+        if group["capturable"] or not group["differentiable"]:
+            return False
+        return any(
+            isinstance(x, torch.Tensor) and x.requires_grad
+            for x in (group["lr"], group["betas"][0])
+        )
+
     def update(self, group, params, grads, states):
+        if self._rejects_grad_lr(group):
+            raise TypeError(
+                "lr or betas[0] that requires grad is not supported for differentiable=True "
+                "and capturable=False"
+            )
         keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
@@ -102,6 +120,11 @@ class Adamax(Optimizer):
 
     def update_foreach(self, group, params, grads, states):
         check_foreach_not_differentiable(group)
+        if not group["capturable"] and isinstance(group["betas"][0], torch.Tensor):
+            # torch 的 foreach 路径此时会因步长成了张量而报 TypeError；同一输入同一异常
+            raise TypeError(
+                "betas[0] as a Tensor is not supported for capturable=False and foreach=True"
+            )
         keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
         steps = [s["step"] for s in states]
         self.check_capturable_devices(group, params, steps)

@@ -85,13 +85,16 @@ class NAdam(Optimizer):
 
     @staticmethod
     def _hyper(group):
-        """capturable/differentiable 时保留张量超参数，否则取 Python 数，省去张量运算。"""
+        """capturable/differentiable 时保留张量超参数，否则取 Python 数，省去张量运算。
+
+        张量 β 例外：保持张量，让 μ_t 等系数与 torch 一样按 β 的 dtype（通常 float32）舍入——
+        μ 的连乘会把这点舍入差异放大，不一致的话几十步后轨迹就对不上了。
+        """
         keep_tensors = group["capturable"] or group["differentiable"]
         lr, (beta1, beta2) = group["lr"], group["betas"]
         eps, weight_decay = group["eps"], group["weight_decay"]
         if not keep_tensors:
-            lr, beta1, beta2 = as_float(lr), as_float(beta1), as_float(beta2)
-            eps, weight_decay = as_float(eps), as_float(weight_decay)
+            lr, eps, weight_decay = as_float(lr), as_float(eps), as_float(weight_decay)
         return keep_tensors, lr, beta1, beta2, eps, weight_decay
 
     @staticmethod
@@ -130,11 +133,24 @@ class NAdam(Optimizer):
             else:
                 denom.add_(eps)
                 prod = mu_product.item()
-                param.addcdiv_(grad, denom, value=-lr * (1 - mu) / (1 - prod))
-                param.addcdiv_(exp_avg, denom, value=-lr * mu_next / (1 - prod * mu_next))
+                param.addcdiv_(grad, denom, value=as_float(-lr * (1 - mu) / (1 - prod)))
+                param.addcdiv_(exp_avg, denom, value=as_float(-lr * mu_next / (1 - prod * mu_next)))
 
     def update_foreach(self, group, params, grads, states):
         check_foreach_not_differentiable(group)
+        if not group["capturable"]:
+            # torch 的 foreach 路径不接受这些张量超参数（β₂ 报 RuntimeError，其余报 TypeError）；
+            # 为做到“同一输入同一异常类型”，这里照样拒绝
+            beta1, beta2 = group["betas"]
+            if isinstance(beta2, torch.Tensor):
+                raise RuntimeError(
+                    "betas[1] as a Tensor is not supported for capturable=False and foreach=True"
+                )
+            if isinstance(beta1, torch.Tensor) or isinstance(group["momentum_decay"], torch.Tensor):
+                raise TypeError(
+                    "betas[0] / momentum_decay as Tensors are not supported for "
+                    "capturable=False and foreach=True"
+                )
         keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
         psi = group["momentum_decay"]
         steps = [s["step"] for s in states]

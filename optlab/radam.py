@@ -128,13 +128,21 @@ class RAdam(Optimizer):
                 scale = torch.where(rho_t > 5, rect * adaptive, 1.0)
                 param.sub_(m_hat * lr * scale)
             elif rho_t > 5:
-                adaptive = (1 - beta2**step) ** 0.5 / exp_avg_sq.sqrt().add_(eps)
+                # differentiable 时 sqrt 的输出要留给反传，不能原地加 eps
+                root = exp_avg_sq.sqrt()
+                root = root + eps if group["differentiable"] else root.add_(eps)
+                adaptive = (1 - beta2**step) ** 0.5 / root
                 param.sub_(m_hat * lr * adaptive * _rectification(rho_t, rho_inf))
             else:
                 param.sub_(m_hat * lr)
 
     def update_foreach(self, group, params, grads, states):
         check_foreach_not_differentiable(group)
+        if not group["capturable"] and isinstance(group["betas"][1], torch.Tensor):
+            # torch 的 foreach 路径此时报 RuntimeError；同一输入同一异常类型
+            raise RuntimeError(
+                "betas[1] as a Tensor is not supported for capturable=False and foreach=True"
+            )
         keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
         steps = [s["step"] for s in states]
         self.check_capturable_devices(group, params, steps)
@@ -154,20 +162,22 @@ class RAdam(Optimizer):
         denom = torch._foreach_sqrt(exp_avg_sqs)
         torch._foreach_add_(denom, eps)
         if keep_tensors:
-            # 图捕获里不能按 rho_t 分支：整流的张量系数为 r_t·l_t·步长，未整流的为步长
+            # 图捕获里不能按 rho_t 分支：整流的张量乘 r_t·l_t，未整流的乘 1。
+            # 各个标量因子分开相乘，免得在 float32 的 step 精度下先把它们乘在一起
             rhos = [self._rho(beta2, t) for t in steps]
             on = [rho_t > 5 for _, rho_t in rhos]
-            rects = [_rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf) for rho_inf, rho_t in rhos]
-            sizes = [lr / (1 - beta1**t) for t in steps]
-            adaptive = [
-                torch.where(o, (1 - beta2**t) ** 0.5 * r * s, 0.0)
-                for o, t, r, s in zip(on, steps, rects, sizes)
+            rects = [
+                torch.where(o, _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf), 0.0)
+                for o, (rho_inf, rho_t) in zip(on, rhos)
             ]
-            plain = [torch.where(o, 0.0, s) for o, s in zip(on, sizes)]
+            m_hat = torch._foreach_div(exp_avgs, [1 - beta1**t for t in steps])
+            torch._foreach_mul_(m_hat, lr)
             scale = torch._foreach_reciprocal(denom)
-            torch._foreach_mul_(scale, adaptive)
-            torch._foreach_add_(scale, plain)
-            torch._foreach_sub_(params, torch._foreach_mul(exp_avgs, scale))
+            torch._foreach_mul_(scale, [(1 - beta2**t) ** 0.5 for t in steps])
+            torch._foreach_mul_(scale, rects)
+            torch._foreach_add_(scale, [torch.where(o, 0.0, 1.0) for o in on])
+            torch._foreach_mul_(m_hat, scale)
+            torch._foreach_sub_(params, m_hat)
             return
 
         # 按是否已整流把张量分成两批，各自一次多张量运算
