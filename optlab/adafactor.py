@@ -1,0 +1,188 @@
+r"""Adafactor（Shazeer & Stern, 2018，《Adaptive Learning Rates with Sublinear Memory Cost》）。
+
+二阶矩不再逐元素保存：对 n×m 的矩阵只存行均值 R（n×1）和列均值 C（1×m），用秩 1 的外积
+:math:`R C / \mathrm{mean}(R)` 还原整张 :math:`\widehat V`，内存从 O(nm) 降到 O(n+m)。
+
+.. math::
+    \begin{aligned}
+    & G_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -G_t) \\
+    & \widehat\beta_{2_t} \leftarrow 1 - t^{\tau} \qquad(\tau = \text{beta2\_decay} \le 0) \\
+    & \rho_t \leftarrow \min(\gamma, 1/\sqrt t), \qquad
+      \alpha_t \leftarrow \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\,\rho_t \\
+    & \theta_t \leftarrow \theta_{t-1} - \gamma\lambda\theta_{t-1} \\
+    & \textbf{if } \dim(G_t) > 1: \\
+    & \quad R_t \leftarrow \widehat\beta_{2_t} R_{t-1} + (1-\widehat\beta_{2_t})\,
+        \mathrm{mean}_{\text{行}}(G_t \odot G_t) \\
+    & \quad C_t \leftarrow \widehat\beta_{2_t} C_{t-1} + (1-\widehat\beta_{2_t})\,
+        \mathrm{mean}_{\text{列}}(G_t \odot G_t) \\
+    & \quad \widehat V_t \leftarrow R_t C_t / \max(\mathrm{mean}(R_t), \epsilon_1) \\
+    & \textbf{else}: \; \widehat V_t \leftarrow \widehat\beta_{2_t}\widehat V_{t-1}
+        + (1-\widehat\beta_{2_t})\, G_t \odot G_t \\
+    & U_t \leftarrow G_t / \max(\sqrt{\widehat V_t}, \epsilon_1), \qquad
+      \widehat U_t \leftarrow U_t / \max(1, \mathrm{RMS}(U_t)/d) \\
+    & \theta_t \leftarrow \theta_t - \alpha_t \widehat U_t
+    \end{aligned}
+
+与论文不同处（与 torch 一致）：``lr`` 是相对步长 ρ 的上限并用于解耦的权重衰减；ε₁ 不加进 R、C，
+而是在 :math:`\widehat V` 的分母和 U 的分母上兜底；ε₁ 为 None 时取参数 dtype 的机器精度。
+超过二维的参数按最后两维分解（R 形如 [..., n, 1]，C 形如 [..., 1, m]）。
+``foreach=None`` 时走 for-loop（省内存是 Adafactor 的本意），只有显式 ``foreach=True`` 才走多张量路径。
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._checks import as_float
+from .optimizer import Optimizer
+
+__all__ = ["Adafactor"]
+
+
+def _mean_square(grad: torch.Tensor, dim: int) -> torch.Tensor:
+    """沿 ``dim`` 的均方值（先求范数再平方，与 torch 的舍入一致）。"""
+    return torch.linalg.vector_norm(grad, dim=dim, keepdim=True).square_().div_(grad.size(dim))
+
+
+class Adafactor(Optimizer):
+    complex_as_real = False  # torch 在 step 时拒绝复数参数
+
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        beta2_decay=-0.8,
+        eps=(None, 1e-3),
+        d=1.0,
+        weight_decay=0.0,
+        *,
+        foreach=None,
+        maximize=False,
+    ):
+        if isinstance(lr, torch.Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
+        if not 0.0 >= beta2_decay:
+            raise ValueError(f"beta2_decay should be <= 0 but is: {beta2_decay}")
+        if eps[0] is not None and not 0.0 <= eps[0]:
+            raise ValueError(f"epsilon1 should be >= 0 but is: {eps[0]}")
+        if not 0.0 <= eps[1]:
+            raise ValueError(f"epsilon2 should be >= 0 but is: {eps[1]}")
+        if not 1.0 <= d:
+            raise ValueError(f"Clipping threshold d should be >= 1 but is: {d}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"weight_decay should be >= 0 but is: {weight_decay}")
+        defaults = {
+            "lr": lr,
+            "beta2_decay": beta2_decay,
+            "eps": eps,
+            "d": d,
+            "weight_decay": weight_decay,
+            "foreach": foreach,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def init_state(self, group, param):
+        state = {"step": self.new_step_counter(group, param)}
+        if param.dim() > 1:
+            state["row_var"] = param.new_zeros(param.shape[:-1] + (1,))
+            state["col_var"] = param.new_zeros(param.shape[:-2] + (1, param.shape[-1]))
+        else:
+            state["variance"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        return state
+
+    def use_foreach(self, group, params):
+        return bool(group["foreach"])  # None 也走 for-loop
+
+    @staticmethod
+    def _eps1(group, params):
+        """ε₁ 为 None 时取机器精度；与 torch 一样，整组都用本组第一个（有梯度的）参数的 dtype。"""
+        eps1 = group["eps"][0]
+        if eps1 is not None:
+            return eps1
+        first = next(p for p in group["params"] if p.grad is not None)
+        return torch.finfo(first.dtype).eps
+
+    @staticmethod
+    def _schedule(group, step: float, param: torch.Tensor) -> tuple[float, float]:
+        """返回 (1 - β̂₂, α)：β̂₂ 随步数趋近 1，α = 相对步长 × 参数 RMS。"""
+        one_minus_beta2 = step ** group["beta2_decay"]
+        rho = min(group["lr"], 1 / step**0.5)  # 张量 lr 保持张量（与 torch 的舍入一致）
+        alpha = max(group["eps"][1], param.norm(2).item() / param.numel() ** 0.5) * rho
+        return one_minus_beta2, alpha
+
+    def update(self, group, params, grads, states):
+        if any(torch.is_complex(p) for p in params):
+            raise RuntimeError("Adafactor does not support complex parameters")
+        eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
+        for param, grad, state in zip(params, grads, states):
+            state["step"] += 1
+            one_minus_beta2, alpha = self._schedule(group, state["step"].item(), param)
+            if weight_decay != 0:
+                param.mul_(1 - lr * weight_decay)
+
+            if grad.dim() > 1:
+                row_var, col_var = state["row_var"], state["col_var"]
+                row_var.lerp_(_mean_square(grad, -1), one_minus_beta2)
+                col_var.lerp_(_mean_square(grad, -2), one_minus_beta2)
+                # 秩 1 还原：V ≈ R C / mean(R)
+                var_estimate = row_var @ col_var
+                var_estimate.div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+            else:
+                state["variance"].lerp_(grad * grad, one_minus_beta2)
+                var_estimate = state["variance"].clone()
+
+            update = var_estimate.clamp_(min=eps1 * eps1).rsqrt_().mul_(grad)
+            # 更新裁剪：RMS(U) 超过 d 时整体缩小
+            clip = max(1.0, update.norm(2).item() / (update.numel() ** 0.5 * group["d"]))
+            param.add_(update, alpha=-alpha / clip)
+
+    def update_foreach(self, group, params, grads, states):
+        if any(torch.is_complex(p) for p in params):
+            raise RuntimeError("Adafactor does not support complex parameters")
+        eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
+        steps = [s["step"] for s in states]
+        torch._foreach_add_(steps, 1.0)
+        one_minus_beta2s, alphas = zip(
+            *(self._schedule(group, s.item(), p) for s, p in zip(steps, params))
+        )
+        if weight_decay != 0:
+            torch._foreach_mul_(params, 1 - lr * weight_decay)
+
+        var_estimates: list[torch.Tensor | None] = [None] * len(params)
+        matrix = [i for i, g in enumerate(grads) if g.dim() > 1]
+        vector = [i for i, g in enumerate(grads) if g.dim() <= 1]
+        if matrix:
+            keep = [1 - one_minus_beta2s[i] for i in matrix]
+            fresh = [one_minus_beta2s[i] for i in matrix]
+            for key, dim in (("row_var", -1), ("col_var", -2)):
+                running = [states[i][key] for i in matrix]
+                means = [_mean_square(grads[i], dim) for i in matrix]
+                torch._foreach_mul_(running, keep)
+                torch._foreach_mul_(means, fresh)
+                torch._foreach_add_(running, means)
+            for i in matrix:
+                row_var, col_var = states[i]["row_var"], states[i]["col_var"]
+                var_estimates[i] = (row_var @ col_var).div_(
+                    row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1)
+                )
+        if vector:
+            running = [states[i]["variance"] for i in vector]
+            squares = torch._foreach_mul([grads[i] for i in vector], [grads[i] for i in vector])
+            torch._foreach_mul_(running, [1 - one_minus_beta2s[i] for i in vector])
+            torch._foreach_mul_(squares, [one_minus_beta2s[i] for i in vector])
+            torch._foreach_add_(running, squares)
+            for i in vector:
+                var_estimates[i] = states[i]["variance"].clone()
+
+        updates = var_estimates  # 都是新算出的张量，可以原地改
+        torch._foreach_clamp_min_(updates, eps1 * eps1)
+        torch._foreach_rsqrt_(updates)
+        torch._foreach_mul_(updates, grads)
+        clips = [
+            max(1.0, u.norm(2).item() / (u.numel() ** 0.5 * group["d"])) for u in updates
+        ]
+        torch._foreach_mul_(updates, [as_float(-a / c) for a, c in zip(alphas, clips)])
+        torch._foreach_add_(params, updates)
