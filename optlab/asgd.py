@@ -61,7 +61,8 @@ class ASGD(Optimizer):
         dtype, device = scalar_dtype(), param.device
         return {
             "step": torch.zeros((), dtype=dtype, device=device),
-            "eta": torch.as_tensor(group["lr"], dtype=dtype, device=device).clone().detach(),
+            # 张量 lr 先取成数：eta 是 0 维的独立状态，不连着 lr 的计算图，形状也不随 lr
+            "eta": torch.tensor(as_float(group["lr"]), dtype=dtype, device=device),
             "mu": torch.ones((), dtype=dtype, device=device),
             "ax": torch.zeros_like(param, memory_format=torch.preserve_format),
         }
@@ -74,16 +75,16 @@ class ASGD(Optimizer):
         路径就是这样算的，for-loop 路径则先取出 Python 数用双精度算。两者可差 1 ulp。
         """
         lr, lambd, alpha, t0 = group["lr"], group["lambd"], group["alpha"], group["t0"]
+        lr = as_float(lr)  # 与 torch 一样，张量 lr 在这里只当作数（eta 不连着 lr 的计算图）
         if group["capturable"]:  # 全程张量运算，不把 step 同步回 CPU
             eta.copy_(lr / ((1 + lambd * lr * step_t) ** alpha))
             mu.copy_(1 / torch.clamp(step_t - t0, min=1))
             return
         step = step_t.item()
-        new_eta = lr / ((1 + lambd * lr * (step_t if tensor_eta else step)) ** alpha)
-        if isinstance(new_eta, torch.Tensor):  # 张量 step 或张量学习率
-            eta.copy_(new_eta)
+        if tensor_eta:
+            eta.copy_(lr / ((1 + lambd * lr * step_t) ** alpha))
         else:
-            eta.fill_(new_eta)
+            eta.fill_(lr / ((1 + lambd * lr * step) ** alpha))
         mu.fill_(1 / max(1, step - t0))
 
     def update(self, group, params, grads, states):

@@ -92,6 +92,8 @@ class RAdam(Optimizer):
         keep_tensors = group["capturable"] or group["differentiable"]
         lr, (beta1, beta2) = group["lr"], group["betas"]
         eps, weight_decay = group["eps"], group["weight_decay"]
+        if isinstance(lr, torch.Tensor):  # 1 元素的张量 lr 可能是 [1] 形状，统一成 0 维
+            lr = lr.reshape(())
         if not keep_tensors:
             lr, beta1, beta2 = as_float(lr), as_float(beta1), as_float(beta2)
             eps, weight_decay = as_float(eps), as_float(weight_decay)

@@ -282,6 +282,26 @@ def check_differentiable(cls, options, *, steps=1, tensor_lr=True):
         assert grads[0][1] is not None and grads[0][1].abs() > 0
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="需要 CUDA 设备")
+CUDA_VARIANTS = [
+    {"foreach": False},
+    {"foreach": True},
+    {"capturable": True, "foreach": False},
+    {"capturable": True, "foreach": True},
+    {"capturable": True, "foreach": True, "tensor_lr": True},
+    {"capturable": True, "foreach": False, "tensor_lr": True, "maximize": True},
+]
+
+
+def check_cuda_variant(cls, variant, base_options):
+    """在 CUDA 上对照：默认 foreach、capturable 的真实张量路径、设备上的张量 lr。"""
+    options = dict(base_options, **variant)
+    if options.pop("tensor_lr", False):
+        options["lr"] = torch.tensor(options.get("lr", 0.01), device="cuda")
+    for dtype in (torch.float32, torch.float64):
+        compare_with_torch(cls, options, steps=STEPS, device="cuda", dtype=dtype).assert_ok()
+
+
 def check_default_dtype_float64(cls, options):
     """默认 dtype 为 float64 时，标量状态（step 等）也跟着变成 float64。"""
     old = torch.get_default_dtype()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 from optim_family_checks import (
+    CUDA,
+    CUDA_VARIANTS,
     DTYPE_IDS,
     DTYPES,
     check_capturable_math,
     check_capturable_on_cpu_asserts,
+    check_cuda_variant,
     check_default_dtype_float64,
     check_differentiable,
     check_error_matches_torch,
@@ -53,6 +56,7 @@ def test_grid_covers_every_combination():
     [
         {"lr": torch.tensor(0.02), "t0": 3},
         {"lr": torch.tensor(0.02), "t0": 3, "foreach": True},
+        {"lr": torch.tensor([0.02]), "t0": 3},  # 1 元素但不是 0 维
         {"lr": 0.02, "alpha": 1.5, "lambd": 0.5, "t0": 0},
         {"lr": 0.02, "lambd": torch.tensor(0.1), "alpha": torch.tensor(0.6), "foreach": True},
         {"lr": 0.02, "weight_decay": torch.tensor(0.1), "t0": torch.tensor(4.0)},
@@ -126,6 +130,7 @@ def test_capturable_on_cpu_asserts_like_torch(foreach):
     [
         {"lr": 0.02, "lambd": 0.1, "t0": 5, "weight_decay": 0.1, "maximize": True},
         {"lr": torch.tensor(0.02), "lambd": 0.01, "t0": 3},
+        {"lr": torch.tensor([0.02]), "lambd": 0.01, "t0": 3},
     ],
 )
 def test_capturable_math_matches_torch(options, dtype, foreach):
@@ -141,3 +146,9 @@ def test_differentiable_step_lets_gradients_flow(options):
 
 def test_default_dtype_float64():
     check_default_dtype_float64(ASGD, {"lr": 0.02, "t0": 3, "foreach": True})
+
+
+@CUDA
+@pytest.mark.parametrize("variant", CUDA_VARIANTS)
+def test_cuda_variants(variant):
+    check_cuda_variant(ASGD, variant, {"lr": 0.02, "lambd": 0.1, "t0": 5})

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 from optim_family_checks import (
+    CUDA,
+    CUDA_VARIANTS,
     DTYPE_IDS,
     DTYPES,
     check_capturable_math,
     check_capturable_on_cpu_asserts,
+    check_cuda_variant,
     check_default_dtype_float64,
     check_differentiable,
     check_error_matches_torch,
@@ -56,6 +59,7 @@ def test_grid_covers_every_combination():
     [
         {"lr": torch.tensor(0.05)},
         {"lr": torch.tensor(0.05), "foreach": True},
+        {"lr": torch.tensor([0.05]), "foreach": True},  # 1 元素但不是 0 维
         {"lr": 0.05, "betas": (torch.tensor(0.8), torch.tensor(0.9))},
         {"lr": 0.05, "betas": (torch.tensor(0.8), 0.9), "foreach": True},
         {"lr": 0.05, "weight_decay": torch.tensor(0.1), "eps": torch.tensor(1e-3)},
@@ -139,6 +143,7 @@ def test_capturable_on_cpu_asserts_like_torch(foreach):
         {"lr": 0.05, "weight_decay": 0.1},
         {"lr": torch.tensor(0.05), "weight_decay": 0.1, "decoupled_weight_decay": True},
         {"lr": 0.05, "maximize": True, "betas": (0.8, 0.9)},
+        {"lr": torch.tensor([0.05])},
     ],
 )
 def test_capturable_math_matches_torch(options, dtype, foreach):
@@ -155,3 +160,9 @@ def test_differentiable_step_lets_gradients_flow(options):
 
 def test_default_dtype_float64():
     check_default_dtype_float64(RAdam, {"lr": 0.05, "foreach": True})
+
+
+@CUDA
+@pytest.mark.parametrize("variant", CUDA_VARIANTS)
+def test_cuda_variants(variant):
+    check_cuda_variant(RAdam, variant, {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True})
