@@ -127,7 +127,7 @@ class ASGD(Optimizer):
         decayed_grads = torch._foreach_add(grads, params, alpha=lambd)
         torch._foreach_addcmul_(params, decayed_grads, etas, value=-1)
         del decayed_grads
-        # μ = 1 时 a + μ(θ - a) 就是 θ，不必分情况
+        # μ = 1 时 a + μ(θ - a) 与 θ 至多差一次舍入：与 torch 的 foreach 一样不分情况
         torch._foreach_addcmul_(axs, torch._foreach_sub(params, axs), mus)
 
         for step_t, eta, mu in zip(steps, etas, mus):

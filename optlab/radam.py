@@ -47,6 +47,12 @@ def _rectification(rho_t, rho_inf):
     return ratio.sqrt() if isinstance(ratio, torch.Tensor) else math.sqrt(ratio)
 
 
+def _denominator(exp_avg_sq, eps, differentiable):
+    r""":math:`\sqrt{v_t} + \epsilon`；differentiable 时 sqrt 的输出要留给反传，不能原地加 eps。"""
+    root = exp_avg_sq.sqrt()
+    return root + eps if differentiable else root.add_(eps)
+
+
 class RAdam(Optimizer):
     def __init__(
         self,
@@ -124,15 +130,14 @@ class RAdam(Optimizer):
             m_hat = exp_avg / (1 - beta1**step)
             rho_inf, rho_t = self._rho(beta2, step)
             if group["capturable"]:  # 图捕获里不能按 rho_t 的值走分支，两支都算再挑
-                adaptive = (1 - beta2**step) ** 0.5 / exp_avg_sq.sqrt().add_(eps)
+                root = _denominator(exp_avg_sq, eps, group["differentiable"])
+                adaptive = (1 - beta2**step) ** 0.5 / root
                 # rho_t <= 5 时根号里可能为负，先夹住以免 NaN 混进另一支
                 rect = _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf)
                 scale = torch.where(rho_t > 5, rect * adaptive, 1.0)
                 param.sub_(m_hat * lr * scale)
             elif rho_t > 5:
-                # differentiable 时 sqrt 的输出要留给反传，不能原地加 eps
-                root = exp_avg_sq.sqrt()
-                root = root + eps if group["differentiable"] else root.add_(eps)
+                root = _denominator(exp_avg_sq, eps, group["differentiable"])
                 adaptive = (1 - beta2**step) ** 0.5 / root
                 param.sub_(m_hat * lr * adaptive * _rectification(rho_t, rho_inf))
             else:
