@@ -73,8 +73,9 @@ def test_signature_defaults_and_state_layout():
     check_state_layout(Adamax, {"foreach": True}, dtype=torch.complex64)
 
 
-@pytest.mark.parametrize("foreach", [False, True])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64], ids=["fp32", "c64"])
+@pytest.mark.parametrize(
+    "foreach, dtype", [(False, torch.float32), (True, torch.complex64)], ids=["loop-fp32", "foreach-c64"]
+)
 def test_state_dict_round_trip_both_ways(foreach, dtype):
     check_state_dict_round_trip(Adamax, {"lr": 0.05, "weight_decay": 0.1, "foreach": foreach}, dtype)
 

@@ -86,8 +86,9 @@ def test_signature_defaults_and_state_layout():
     check_state_layout(ASGD, {"foreach": True}, dtype=torch.complex64)
 
 
-@pytest.mark.parametrize("foreach", [False, True])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64], ids=["fp32", "c64"])
+@pytest.mark.parametrize(
+    "foreach, dtype", [(False, torch.float32), (True, torch.complex64)], ids=["loop-fp32", "foreach-c64"]
+)
 def test_state_dict_round_trip_both_ways(foreach, dtype):
     options = {"lr": 0.02, "lambd": 0.1, "t0": 5, "weight_decay": 0.1, "foreach": foreach}
     check_state_dict_round_trip(ASGD, options, dtype)
