@@ -15,7 +15,6 @@ import matplotlib.pyplot as plt
 
 from optlab.trajectory import run_presets
 from optlab.viz import plot_contour
-from optlab.viz._resolve import resolve_class
 from optlab.viz.style import use_chinese_style
 
 OUT = Path(__file__).resolve().parent.parent / "book" / "_static" / "hero.png"
@@ -24,7 +23,7 @@ NAMES = ("SGD", "动量", "Nesterov", "Adagrad", "Adadelta", "RMSprop", "Adam", 
 
 def main() -> None:
     use_chinese_style()
-    trajs = run_presets("beale", NAMES, steps=300, resolver=resolve_class)
+    trajs = run_presets("beale", NAMES, steps=300)
     fig = plot_contour("beale", trajs, figsize=(8, 4), title="Beale 函数上八种优化器的轨迹（300 步）")
     fig.savefig(OUT, dpi=80, bbox_inches="tight")
     plt.close(fig)
