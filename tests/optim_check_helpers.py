@@ -21,6 +21,15 @@ DTYPE_IDS = ["fp32", "fp64", "c64"]
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="需要 CUDA 设备")
 
 
+@pytest.fixture(autouse=True)
+def single_thread():
+    """张量都很小：多线程只有调度开销，机器繁忙时还会慢上几十倍，所以测试期间只用一个线程。"""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def grid(**axes):
     """选项的完整笛卡尔积。"""
     keys = list(axes)

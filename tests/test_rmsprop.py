@@ -22,6 +22,7 @@ from optim_check_helpers import (
     ids,
     optim_db_error_cases,
     run_groups,
+    single_thread,  # noqa: F401 — 自动生效的 fixture
     triples,
 )
 
