@@ -96,3 +96,6 @@ def test_animation_is_deterministic_and_small(trajs):
     ids = set(re.findall(r"[0-9a-f]{32}", a))
     assert ids and all(i[24:].startswith("0000") for i in ids)
     assert viz.stable_jshtml(a) == a
+    # 离线：不引用任何网络资源，播放按钮用普通字符
+    assert "http://" not in a and "https://" not in a
+    assert "fa fa-" not in a and "▶" in a

@@ -11,6 +11,27 @@ from ..landscapes import get_landscape
 from ._base import new_figure
 from .contour import draw_landscape, draw_trajectory
 
+# matplotlib 的播放按钮用 CDN 上的 Font Awesome 图标；离线的书加载不到，换成普通字符
+_ICONS = {
+    "fa fa-minus": "−",
+    "fa fa-fast-backward": "⏮",
+    "fa fa-step-backward": "◀|",
+    "fa fa-play fa-flip-horizontal": "◀",
+    "fa fa-pause": "⏸",
+    "fa fa-play": "▶",
+    "fa fa-step-forward": "|▶",
+    "fa fa-fast-forward": "⏭",
+    "fa fa-plus": "+",
+}
+
+
+def offline_jshtml(html: str) -> str:
+    """去掉指向 CDN 的样式表，按钮图标改成 Unicode 字符，页面不再访问网络。"""
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", html, flags=re.DOTALL)
+    for css_class, glyph in _ICONS.items():
+        html = html.replace(f'<i class="{css_class}"></i>', glyph)
+    return html
+
 
 def stable_jshtml(html: str) -> str:
     """把 matplotlib 随机生成的 32 位十六进制 id 换成由内容计算的 id。"""
@@ -68,4 +89,4 @@ def animate_trajectories(
     anim = FuncAnimation(fig, show, frames=frames, interval=interval, blit=False)
     with matplotlib.rc_context({"animation.frame_format": frame_format}):
         html = anim.to_jshtml(default_mode="once")
-    return HTML(stable_jshtml(html))
+    return HTML(stable_jshtml(offline_jshtml(html)))
