@@ -68,9 +68,9 @@ def _loss(info, params, step):
 
 def _build(lib, info, params, options):
     name = info.optim_cls.__name__
-    groups = (
-        [{"params": params[:1]}, {"params": params[1:], "lr": 0.02}] if len(params) > 1 else params
-    )
+    groups = params
+    if len(params) > 1 and info.supports_param_groups:  # LBFGS 只允许一个参数组
+        groups = [{"params": params[:1]}, {"params": params[1:], "lr": 0.02}]
     return getattr(lib, name)(groups, **options)
 
 
