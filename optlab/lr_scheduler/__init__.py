@@ -33,8 +33,3 @@ __all__ = [
     "SequentialLR",
     "StepLR",
 ]
-
-# 对外显示为 optlab.lr_scheduler.X，与 torch.optim.lr_scheduler.X 对应
-for _name in [*__all__, "_LRScheduler"]:
-    globals()[_name].__module__ = __name__
-del _name
