@@ -8,8 +8,10 @@ from __future__ import annotations
 
 
 def _key(script) -> tuple:
+    # 同一段脚本可能以不同的 priority 被加两次：比较时不看 priority
+    filename = getattr(script, "filename", script) or ""  # 同一段内联脚本的 filename 可能是 None 或 ""
     attrs = tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items()))
-    return (str(script), attrs)
+    return (str(filename), attrs)
 
 
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
