@@ -270,7 +270,12 @@ class Optimizer:
         foreach = group.get("foreach")
         if foreach is None:
             foreach = default_foreach(params, bool(group.get("differentiable", False)))
-        if foreach and any(g.is_sparse for g in (p.grad for p in params) if g is not None):
+        # 不支持稀疏梯度的算法在 collect 里已经拒绝了稀疏梯度，不必再遍历一次
+        if (
+            foreach
+            and self.supports_sparse_grad
+            and any(g.is_sparse for g in (p.grad for p in params) if g is not None)
+        ):
             return False
         return bool(foreach)
 
