@@ -75,7 +75,9 @@ def _impls(name: str) -> list[str]:
     return impls
 
 
-def _impl_kwargs(impl: str) -> dict:
+def _impl_kwargs(impl: str, name: str = "") -> dict:
+    if impl == "for-loop" and name and "foreach" not in _impls(name):
+        return {}  # 例如 LBFGS：只有一种实现，没有 foreach 参数
     return {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[
         impl
     ]
@@ -115,7 +117,7 @@ def time_case(
 ) -> float:
     """返回 optlab/torch 的单步耗时比：每轮两边紧挨着各测一次，取各轮比值的中位数。"""
     sparse = name == "SparseAdam"
-    kwargs = {} if name == "SparseAdam" else _impl_kwargs(impl)
+    kwargs = {} if name == "SparseAdam" else _impl_kwargs(impl, name)
     ours_opt = getattr(optlab, name)(_make(shapes, device, sparse), **kwargs)
     theirs_opt = getattr(torch.optim, name)(_make(shapes, device, sparse), **kwargs)
     steps = {"ours": _stepper(ours_opt), "theirs": _stepper(theirs_opt)}
@@ -139,12 +141,14 @@ def time_case(
 
 def _supported(name: str, impl: str, device: str, set_name: str) -> bool:
     """torch 自己在这个设备上支持这种实现吗（例如某些算法没有 CPU fused 内核）。"""
+    if name == "Muon":  # Muon 只接受二维参数，这两个参数集都含一维张量
+        return False
     if name == "SparseAdam":  # 稀疏梯度：只测小张量集，千万级的稀疏索引太占内存
         return impl == "for-loop" and set_name == "small400"
     try:
         p = torch.zeros(4, device=device, requires_grad=True)
         p.grad = torch.ones(4, device=device)
-        opt = getattr(torch.optim, name)([p], **_impl_kwargs(impl))
+        opt = getattr(torch.optim, name)([p], **_impl_kwargs(impl, name))
         _stepper(opt)()
     except (RuntimeError, ValueError, TypeError, AssertionError):
         return False
