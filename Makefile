@@ -46,15 +46,16 @@ chromium:
 		echo "未找到 chromium，且无法自动安装：浏览器测试将被跳过"; \
 	fi
 
+# 单线程：2 核机器上 -n 2 的两个进程各用一个线程最快，浮点结果也不随核数变化
 test: book chromium
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks \
 		--nbval --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 notebooks: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	OMP_NUM_THREADS=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=$(NB_TIMEOUT) \
 		--ExecutePreprocessor.kernel_name=python3 \
 		--ExecutePreprocessor.store_widget_state=False \
