@@ -299,6 +299,17 @@ def test_css_puts_chinese_font_in_body_and_headings():
 
 
 @needs_book
+def test_pages_relayout_once_the_chinese_font_is_ready(rendered):
+    # 字体到达前就排好版的元素（侧栏标题、搜索按钮）不会自动重排，会一直显示方框；
+    # optlab-fonts.js 在 document.fonts.ready 之后强制重排并给 <html> 加上标记类
+    for page, dom in rendered.items():
+        html_tag = re.search(r"<html[^>]*>", dom)
+        assert html_tag and "optlab-fonts-ready" in html_tag.group(0), (
+            f"{page}: 中文字体就绪后没有重新排版（optlab-fonts.js 没有运行）"
+        )
+
+
+@needs_book
 def test_browser_really_loads_chinese_font(server, browser, rendered):
     base, samples = server
     _, ranges = font_face()
