@@ -207,8 +207,8 @@ def update_bn(
 ) -> None:
     r"""用 ``loader`` 的一遍数据重新计算 ``model`` 中所有 BatchNorm 的 running_mean / running_var。
 
-    先清零统计量，并把 momentum 设为 ``None``，于是统计量是所有批次的累计平均
-    $\mu_k = \mu_{k-1} + (x_k - \mu_{k-1})/k$。批次可以是张量，或首元素为输入的 list/tuple。
+    先重置统计量（running_mean 置 0、running_var 置 1），并把 momentum 设为 ``None``，
+    于是统计量是所有批次的累计平均 $\mu_k = \mu_{k-1} + (x_k - \mu_{k-1})/k$。批次可以是张量，或首元素为输入的 list/tuple。
     结束后恢复各 BatchNorm 的 momentum 和模型的训练模式；没有 BatchNorm 时什么也不做。
     """
     momenta: dict[_BatchNorm, float | None] = {}
