@@ -154,27 +154,21 @@ class Adafactor(Optimizer):
         var_estimates: list[torch.Tensor | None] = [None] * len(params)
         matrix = [i for i, g in enumerate(grads) if g.dim() > 1]
         vector = [i for i, g in enumerate(grads) if g.dim() <= 1]
+        # 滑动平均逐个 lerp_（与 torch 相同）：CPU 上带标量列表的 foreach 乘法要为每个标量建张量，反而更慢
         if matrix:
-            keep = [1 - one_minus_beta2s[i] for i in matrix]
-            fresh = [one_minus_beta2s[i] for i in matrix]
             for key, dim in (("row_var", -1), ("col_var", -2)):
-                running = [states[i][key] for i in matrix]
-                means = [_mean_square(grads[i], dim) for i in matrix]
-                torch._foreach_mul_(running, keep)
-                torch._foreach_mul_(means, fresh)
-                torch._foreach_add_(running, means)
+                for i in matrix:
+                    states[i][key].lerp_(_mean_square(grads[i], dim), one_minus_beta2s[i])
             for i in matrix:
                 row_var, col_var = states[i]["row_var"], states[i]["col_var"]
                 var_estimates[i] = (row_var @ col_var).div_(
                     row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1)
                 )
         if vector:
-            running = [states[i]["variance"] for i in vector]
-            squares = torch._foreach_mul([grads[i] for i in vector], [grads[i] for i in vector])
-            torch._foreach_mul_(running, [1 - one_minus_beta2s[i] for i in vector])
-            torch._foreach_mul_(squares, [one_minus_beta2s[i] for i in vector])
-            torch._foreach_add_(running, squares)
-            for i in vector:
+            vector_grads = [grads[i] for i in vector]
+            squares = torch._foreach_mul(vector_grads, vector_grads)
+            for i, square in zip(vector, squares):
+                states[i]["variance"].lerp_(square, one_minus_beta2s[i])
                 var_estimates[i] = states[i]["variance"].clone()
 
         updates = var_estimates  # 都是新算出的张量，可以原地改
