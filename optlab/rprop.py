@@ -66,10 +66,14 @@ class Rprop(Optimizer):
         }
 
     @staticmethod
-    def _factor(agree, etaminus, etaplus):
-        """同号 → η₊，异号 → η₋，有一个为零 → 1（保持步长）。"""
-        factor = torch.ones_like(agree)
-        return factor.masked_fill_(agree > 0, etaplus).masked_fill_(agree < 0, etaminus)
+    def _factor_inplace_(agree, etaminus, etaplus):
+        """把 g_t·g_{t-1} 原地改写成步长倍率：同号 → η₊，异号 → η₋，有一个为零 → 1。
+
+        返回异号掩码（这一步跨过了极小值）；原地改写省掉大张量的临时分配。
+        """
+        same, flipped = agree > 0, agree < 0
+        agree.fill_(1).masked_fill_(same, etaplus).masked_fill_(flipped, etaminus)
+        return flipped
 
     def update(self, group, params, grads, states):
         etaminus, etaplus = group["etas"]
@@ -80,11 +84,12 @@ class Rprop(Optimizer):
             state["step"] += 1
             prev, step_size = state["prev"], state["step_size"]
             # prev 稍后会被原地覆盖，求导时要先复制一份留给反向传播
-            agree = grad * (prev.clone() if differentiable else prev)
-            step_size.mul_(self._factor(agree, etaminus, etaplus))
+            factor = grad * (prev.clone() if differentiable else prev)
+            flipped = self._factor_inplace_(factor, etaminus, etaplus)
+            step_size.mul_(factor)
             step_size.clamp_(step_size_min, step_size_max)
             # 符号翻转说明上一步跨过了极小值：这一步不动，也不把这个梯度记作 prev
-            grad = grad.masked_fill(agree < 0, 0)
+            grad = grad.masked_fill(flipped, 0)
             # 求导时 step_size 下一步还会被原地改，反向传播要的是这一步的值
             used_step_size = step_size.clone() if differentiable else step_size
             param.addcmul_(grad.sign(), used_step_size, value=-1)
@@ -100,12 +105,12 @@ class Rprop(Optimizer):
         step_sizes = [s["step_size"] for s in states]
 
         torch._foreach_add_(steps, 1)
-        agrees = torch._foreach_mul(grads, prevs)
+        factors = torch._foreach_mul(grads, prevs)
         # 掩码赋值没有 foreach 版本，只能逐个张量做（torch 也是如此）
-        factors = [self._factor(a, etaminus, etaplus) for a in agrees]
+        flipped = [self._factor_inplace_(f, etaminus, etaplus) for f in factors]
         torch._foreach_mul_(step_sizes, factors)
         torch._foreach_clamp_min_(step_sizes, step_size_min)
         torch._foreach_clamp_max_(step_sizes, step_size_max)
-        grads = [g.masked_fill(a < 0, 0) for g, a in zip(grads, agrees)]
+        grads = [g.masked_fill(mask, 0) for g, mask in zip(grads, flipped)]
         torch._foreach_addcmul_(params, torch._foreach_sign(grads), step_sizes, value=-1)
         torch._foreach_copy_(prevs, grads)
