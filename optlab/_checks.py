@@ -90,3 +90,21 @@ def check_foreach_not_differentiable(group: dict[str, Any]) -> None:
     """foreach 算子不支持自动求导：与 torch 一样在 step 时用断言报错。"""
     if group.get("differentiable"):
         raise AssertionError("_foreach ops don't support autograd")
+
+
+def adam_family_hyperparams(group: dict[str, Any], *, betas_as_float: bool = True) -> tuple:
+    """取出 Adam 一族的超参数：``(keep_tensors, lr, beta1, beta2, eps, weight_decay)``。
+
+    capturable/differentiable 时保留张量（step 也是张量）；否则取 Python 数，省去张量运算。
+    ``betas_as_float=False`` 时 β 原样保留（NAdam 需要让 μ_t 按 β 的 dtype 舍入，与 torch 一致）。
+    """
+    keep_tensors = bool(group["capturable"] or group["differentiable"])
+    lr, (beta1, beta2) = group["lr"], group["betas"]
+    eps, weight_decay = group["eps"], group["weight_decay"]
+    if isinstance(lr, torch.Tensor):  # 1 元素的张量 lr 可能是 [1] 形状，统一成 0 维
+        lr = lr.reshape(())
+    if not keep_tensors:
+        lr, eps, weight_decay = as_float(lr), as_float(eps), as_float(weight_decay)
+        if betas_as_float:
+            beta1, beta2 = as_float(beta1), as_float(beta2)
+    return keep_tensors, lr, beta1, beta2, eps, weight_decay

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from ._checks import (
-    as_float,
+    adam_family_hyperparams,
     check_beta_range,
     check_eps,
     check_foreach_not_differentiable,
@@ -68,19 +68,6 @@ class Adamax(Optimizer):
         }
 
     @staticmethod
-    def _hyper(group):
-        """capturable/differentiable 时保留张量超参数，否则取 Python 数，省去张量运算。"""
-        keep_tensors = group["capturable"] or group["differentiable"]
-        lr, (beta1, beta2) = group["lr"], group["betas"]
-        eps, weight_decay = group["eps"], group["weight_decay"]
-        if isinstance(lr, torch.Tensor):  # 1 元素的张量 lr 可能是 [1] 形状，统一成 0 维
-            lr = lr.reshape(())
-        if not keep_tensors:
-            lr, beta1, beta2 = as_float(lr), as_float(beta1), as_float(beta2)
-            eps, weight_decay = as_float(eps), as_float(weight_decay)
-        return keep_tensors, lr, beta1, beta2, eps, weight_decay
-
-    @staticmethod
     def _rejects_grad_lr(group):
         """torch 的 for-loop 把步长 lr/(1-β₁ᵗ) 当作 addcdiv_ 的 value：它若需要梯度就报 TypeError。
 
@@ -99,7 +86,7 @@ class Adamax(Optimizer):
                 "lr or betas[0] that requires grad is not supported for differentiable=True "
                 "and capturable=False"
             )
-        keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
+        keep_tensors, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(group)
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
@@ -127,7 +114,7 @@ class Adamax(Optimizer):
             raise TypeError(
                 "betas[0] as a Tensor is not supported for capturable=False and foreach=True"
             )
-        keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
+        keep_tensors, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(group)
         steps = [s["step"] for s in states]
         self.check_capturable_devices(group, params, steps)
         exp_avgs = [s["exp_avg"] for s in states]

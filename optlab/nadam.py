@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 
 from ._checks import (
+    adam_family_hyperparams,
     as_float,
     check_beta_range,
     check_eps,
@@ -84,28 +85,15 @@ class NAdam(Optimizer):
         }
 
     @staticmethod
-    def _hyper(group):
-        """capturable/differentiable 时保留张量超参数，否则取 Python 数，省去张量运算。
-
-        张量 β 例外：保持张量，让 μ_t 等系数与 torch 一样按 β 的 dtype（通常 float32）舍入——
-        μ 的连乘会把这点舍入差异放大，不一致的话几十步后轨迹就对不上了。
-        """
-        keep_tensors = group["capturable"] or group["differentiable"]
-        lr, (beta1, beta2) = group["lr"], group["betas"]
-        eps, weight_decay = group["eps"], group["weight_decay"]
-        if isinstance(lr, torch.Tensor):  # 1 元素的张量 lr 可能是 [1] 形状，统一成 0 维
-            lr = lr.reshape(())
-        if not keep_tensors:
-            lr, eps, weight_decay = as_float(lr), as_float(eps), as_float(weight_decay)
-        return keep_tensors, lr, beta1, beta2, eps, weight_decay
-
-    @staticmethod
     def _momentum(beta1, step, psi):
         r""":math:`\mu_t = \beta_1(1 - 0.5 \cdot 0.96^{t\psi})`。"""
         return beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
 
     def update(self, group, params, grads, states):
-        keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
+        # 张量 β 保持张量：μ_t 的连乘按 β 的 dtype 舍入，否则几十步后轨迹就与 torch 对不上
+        keep_tensors, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(
+            group, betas_as_float=False
+        )
         psi = group["momentum_decay"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
@@ -153,7 +141,9 @@ class NAdam(Optimizer):
                     "betas[0] / momentum_decay as Tensors are not supported for "
                     "capturable=False and foreach=True"
                 )
-        keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
+        keep_tensors, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(
+            group, betas_as_float=False
+        )
         psi = group["momentum_decay"]
         steps = [s["step"] for s in states]
         self.check_capturable_devices(group, params, steps)

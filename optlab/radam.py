@@ -29,7 +29,7 @@ import math
 import torch
 
 from ._checks import (
-    as_float,
+    adam_family_hyperparams,
     check_beta_range,
     check_eps,
     check_foreach_not_differentiable,
@@ -98,26 +98,13 @@ class RAdam(Optimizer):
         }
 
     @staticmethod
-    def _hyper(group):
-        """capturable/differentiable 时保留张量超参数，否则取 Python 数，省去张量运算。"""
-        keep_tensors = group["capturable"] or group["differentiable"]
-        lr, (beta1, beta2) = group["lr"], group["betas"]
-        eps, weight_decay = group["eps"], group["weight_decay"]
-        if isinstance(lr, torch.Tensor):  # 1 元素的张量 lr 可能是 [1] 形状，统一成 0 维
-            lr = lr.reshape(())
-        if not keep_tensors:
-            lr, beta1, beta2 = as_float(lr), as_float(beta1), as_float(beta2)
-            eps, weight_decay = as_float(eps), as_float(weight_decay)
-        return keep_tensors, lr, beta1, beta2, eps, weight_decay
-
-    @staticmethod
     def _rho(beta2, step):
         r"""返回 :math:`(\rho_\infty, \rho_t)`。"""
         rho_inf = 2 / (1 - beta2) - 1
         return rho_inf, rho_inf - 2 * step * beta2**step / (1 - beta2**step)
 
     def update(self, group, params, grads, states):
-        _, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
+        _, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(group)
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
@@ -158,7 +145,7 @@ class RAdam(Optimizer):
             raise RuntimeError(
                 "betas[1] as a Tensor is not supported for capturable=False and foreach=True"
             )
-        keep_tensors, lr, beta1, beta2, eps, weight_decay = self._hyper(group)
+        keep_tensors, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(group)
         steps = [s["step"] for s in states]
         self.check_capturable_devices(group, params, steps)
         exp_avgs = [s["exp_avg"] for s in states]
