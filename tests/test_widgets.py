@@ -68,7 +68,15 @@ def test_scheduler_explorer_reacts_to_controls():
 def test_static_figure():
     e = optimizer_explorer("quadratic", ["SGD"], steps=10, resolver=cls_of)
     fig = e.static_figure()
-    assert fig.images
-    import matplotlib.pyplot as plt
+    import io
 
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    # 笔记本内联后端用 bbox_inches="tight" 保存：快照必须在裁剪后仍占满整张图
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
+    width, height = Image.open(io.BytesIO(buf.getvalue())).size
+    expected = fig.get_size_inches() * fig.dpi
+    assert width >= 0.9 * expected[0] and height >= 0.9 * expected[1]

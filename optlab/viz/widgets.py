@@ -42,7 +42,11 @@ class _Explorer:
 
         apply_style()
         fig = plt.figure(figsize=self.figure.get_size_inches())
-        fig.figimage(_png_array(figure_png(self.figure)), resize=True)
+        # 用占满整张图的坐标轴显示快照：笔记本内联后端按 bbox_inches="tight" 裁剪，
+        # 只有 figimage 而没有坐标轴时会被裁成空图
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.imshow(_png_array(figure_png(self.figure)))
+        ax.set_axis_off()
         return fig
 
 
