@@ -68,15 +68,10 @@ def test_scheduler_explorer_reacts_to_controls():
 def test_static_figure():
     e = optimizer_explorer("quadratic", ["SGD"], steps=10, resolver=cls_of)
     fig = e.static_figure()
-    import io
-
     import matplotlib.pyplot as plt
-    from PIL import Image
+    from IPython.core.pylabtools import print_figure
 
-    # 笔记本内联后端用 bbox_inches="tight" 保存：快照必须在裁剪后仍占满整张图
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
+    # 笔记本的内联后端用 print_figure 出图：没有坐标轴的图它直接返回 None，只剩一行文字
+    png = print_figure(fig, "png", bbox_inches="tight")
     plt.close(fig)
-    width, height = Image.open(io.BytesIO(buf.getvalue())).size
-    expected = fig.get_size_inches() * fig.dpi
-    assert width >= 0.9 * expected[0] and height >= 0.9 * expected[1]
+    assert png and len(png) > 1000
