@@ -25,6 +25,8 @@ def show_source(obj: Any, *, start: str | None = None, end: str | None = None) -
     """以 Markdown 代码块显示源码并注明出处；书里按主题配色高亮，JupyterLab 里同样高亮。"""
     from IPython.display import Markdown
 
+    # 被装饰的函数（如 @torch.no_grad()）要找回原函数，否则文件名指向装饰器所在的 torch 文件
+    obj = inspect.unwrap(obj)
     path = inspect.getsourcefile(obj) or "?"
     where = path[path.rfind("optlab") :] if "optlab" in path else path
     line = inspect.getsourcelines(obj)[1]
