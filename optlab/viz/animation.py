@@ -45,7 +45,7 @@ def stable_jshtml(html: str) -> str:
     return blank
 
 
-def animate_trajectories(
+def trajectory_animation(
     landscape,
     trajectories,
     *,
@@ -53,14 +53,9 @@ def animate_trajectories(
     interval: int = 120,
     figsize=(4.8, 3.6),
     dpi: int = 72,
-    frame_format: str = "jpeg",
     title: str | None = None,
 ):
-    """把若干轨迹画成动画，返回 ``IPython.display.HTML``（笔记本和静态网页书都能播放）。
-
-    默认 30 帧、72 dpi、JPEG 帧，约几百 KB，笔记本能保持在 3 MB 以内。
-    """
-    from IPython.display import HTML
+    """轨迹逐帧生长的 ``FuncAnimation``（不受 pyplot 管理）；可存成 GIF，也可转成 JS HTML。"""
     from matplotlib.animation import FuncAnimation
 
     land = get_landscape(landscape)
@@ -86,7 +81,30 @@ def animate_trajectories(
             changed += [art["line"], art["end"], art["diverged"]]
         return changed
 
-    anim = FuncAnimation(fig, show, frames=frames, interval=interval, blit=False)
+    return FuncAnimation(fig, show, frames=frames, interval=interval, blit=False)
+
+
+def animate_trajectories(
+    landscape,
+    trajectories,
+    *,
+    frames: int = 30,
+    interval: int = 120,
+    figsize=(4.8, 3.6),
+    dpi: int = 72,
+    frame_format: str = "jpeg",
+    title: str | None = None,
+):
+    """把若干轨迹画成动画，返回 ``IPython.display.HTML``（笔记本和静态网页书都能播放）。
+
+    默认 30 帧、72 dpi、JPEG 帧，约几百 KB，笔记本能保持在 3 MB 以内。
+    """
+    from IPython.display import HTML
+
+    anim = trajectory_animation(
+        landscape, trajectories, frames=frames, interval=interval, figsize=figsize, dpi=dpi,
+        title=title,
+    )  # fmt: skip
     with matplotlib.rc_context({"animation.frame_format": frame_format}):
         html = anim.to_jshtml(default_mode="once")
     return HTML(stable_jshtml(offline_jshtml(html)))
