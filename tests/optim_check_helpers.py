@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 import inspect
-import io
-import itertools
 
 import pytest
 import torch
+from optim_test_support import through_disk, torch_twin
 from torch.testing._internal.common_optimizers import OptimizerErrorEnum, optim_db
 
 from optlab.testing import compare_with_torch, default_loss, make_params
@@ -28,12 +27,6 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def grid(**axes):
-    """选项的完整笛卡尔积。"""
-    keys = list(axes)
-    return [dict(zip(keys, values)) for values in itertools.product(*axes.values())]
 
 
 def triples(combos):
@@ -58,10 +51,6 @@ def run_groups(cls, combos, dtype, lr, **kwargs):
         **kwargs,
     )
     report.assert_ok()
-
-
-def torch_twin(cls):
-    return getattr(torch.optim, cls.__name__)
 
 
 # ---------------------------------------------------------------- 签名与默认值
@@ -89,13 +78,6 @@ def _train(opt, params, n):
         opt.step()
 
 
-def _through_disk(state_dict):
-    buffer = io.BytesIO()
-    torch.save(state_dict, buffer)
-    buffer.seek(0)
-    return torch.load(buffer, weights_only=True)
-
-
 def assert_state_dict_moves(src_cls, dst_cls, options, dtype=torch.float32, before=12, after=12):
     """src 训练若干步 → state_dict 存盘再读回 → 装进新的 dst → 两边继续训练，轨迹与状态须一致。"""
     src_params = make_params(dtype=dtype)
@@ -104,7 +86,7 @@ def assert_state_dict_moves(src_cls, dst_cls, options, dtype=torch.float32, befo
 
     dst_params = [p.detach().clone().requires_grad_(True) for p in src_params]
     dst = dst_cls([{"params": dst_params[:1]}, {"params": dst_params[1:]}], **options)
-    dst.load_state_dict(_through_disk(src.state_dict()))
+    dst.load_state_dict(through_disk(src.state_dict()))
     assert dst.param_groups[1]["lr"] == 0.02
 
     _train(src, src_params, after)

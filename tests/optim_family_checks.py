@@ -8,13 +8,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
-import io
-import itertools
 import warnings
 
 import pytest
 import torch
-import torch.optim as toptim
+from optim_test_support import through_disk, torch_twin
 
 import optlab.optimizer as optlab_base
 from optlab.testing import compare_with_torch, default_loss, make_params
@@ -22,11 +20,6 @@ from optlab.testing import compare_with_torch, default_loss, make_params
 STEPS = 30
 DTYPES = [torch.float32, torch.float64, torch.complex64]
 DTYPE_IDS = ["fp32", "fp64", "c64"]
-
-
-def grid(**axes):
-    keys = list(axes)
-    return [dict(zip(keys, values)) for values in itertools.product(*axes.values())]
 
 
 def paired(options_grid):
@@ -68,10 +61,6 @@ def with_dtype(options, dtype):
     return {k: cast(v) for k, v in options.items()}
 
 
-def torch_twin(cls):
-    return getattr(toptim, cls.__name__)
-
-
 # ---------------------------------------------------------------- 签名与默认值
 def check_signature_and_defaults(cls):
     """参数名、种类（位置/仅关键字）、默认值与 torch 相同；defaults 的键顺序也相同。"""
@@ -106,13 +95,6 @@ def _trajectory(opt, params, steps):
         opt.step()
 
 
-def _reload(state_dict):
-    buffer = io.BytesIO()
-    torch.save(state_dict, buffer)
-    buffer.seek(0)
-    return torch.load(buffer, weights_only=True)
-
-
 def check_state_dict_round_trip(cls, options, dtype=torch.float32, half=12):
     """中途把 state_dict 在 optlab 与 torch 之间来回搬（经 torch.save/torch.load），轨迹不变。"""
     groups = [{}, {"lr": options.get("lr", 0.01) / 2}]
@@ -128,7 +110,7 @@ def check_state_dict_round_trip(cls, options, dtype=torch.float32, half=12):
     for first, second in ((cls, torch_twin(cls)), (torch_twin(cls), cls), (cls, cls)):
         params, opt = fresh(first)
         _trajectory(opt, params, half)
-        saved = _reload(opt.state_dict())
+        saved = through_disk(opt.state_dict())
         moved = [p.detach().clone().requires_grad_() for p in params]
         target = second(
             [{"params": moved[:1], **groups[0]}, {"params": moved[1:], **groups[1]}], **options

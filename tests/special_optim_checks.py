@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 import inspect
-import io
-import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 import torch
+from optim_test_support import through_disk, torch_twin
 from torch.testing._internal.common_optimizers import OptimizerErrorEnum, optim_db
 
 from optlab.testing import compare_with_torch
@@ -28,16 +27,6 @@ class Setup:
     params: Callable[[], list[torch.Tensor]]
     loss: Callable[[list[torch.Tensor], int], torch.Tensor]
     use_closure: bool = False
-
-
-def torch_twin(cls):
-    return getattr(torch.optim, cls.__name__)
-
-
-def grid(**axes):
-    """选项的完整笛卡尔积。"""
-    keys = list(axes)
-    return [dict(zip(keys, values)) for values in itertools.product(*axes.values())]
 
 
 def triples(combos):
@@ -126,13 +115,6 @@ def _train(opt, params, setup: Setup, ks):
         else:
             closure()
             opt.step()
-
-
-def through_disk(state_dict):
-    buffer = io.BytesIO()
-    torch.save(state_dict, buffer)
-    buffer.seek(0)
-    return torch.load(buffer, weights_only=True)
 
 
 def assert_state_dict_moves(src_cls, dst_cls, setup: Setup, options, *, before=6, after=6):

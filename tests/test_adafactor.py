@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from optim_test_support import grid
 from special_optim_checks import (
     Setup,
     assert_optim_db_error_like_torch,
@@ -12,10 +13,9 @@ from special_optim_checks import (
     assert_same_state_layout,
     assert_state_dict_round_trips,
     compare,
-    grid,
     label,
     optim_db_error_cases,
-    single_thread,  # noqa: F401 — 自动生效的 fixture
+    single_thread,  # noqa: F401 — 自动生效的 fixture,
     triple_ids,
     triples,
 )

@@ -17,13 +17,13 @@ from optim_check_helpers import (
     assert_same_signature,
     assert_same_state_layout,
     assert_state_dict_round_trips,
-    grid,
     ids,
     optim_db_error_cases,
     run_groups,
-    single_thread,  # noqa: F401 — 自动生效的 fixture
+    single_thread,  # noqa: F401 — 自动生效的 fixture,
     triples,
 )
+from optim_test_support import grid
 
 from optlab.adagrad import Adagrad
 from optlab.testing import compare_with_torch

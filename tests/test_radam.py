@@ -19,12 +19,12 @@ from optim_family_checks import (
     check_signature_and_defaults,
     check_state_dict_round_trip,
     check_state_layout,
-    grid,
     pair_ids,
     paired,
     run_pair,
     with_dtype,
 )
+from optim_test_support import grid
 
 from optlab.radam import RAdam
 from optlab.testing import compare_with_torch
