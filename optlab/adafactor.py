@@ -93,7 +93,7 @@ class Adafactor(Optimizer):
             state["variance"] = torch.zeros_like(param, memory_format=torch.preserve_format)
         return state
 
-    def use_foreach(self, group, params):
+    def use_foreach(self, group, params, grads):
         return bool(group["foreach"])  # None 也走 for-loop
 
     @staticmethod

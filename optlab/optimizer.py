@@ -262,29 +262,30 @@ class Optimizer:
             grads = [-g for g in grads]
         return params, grads, states
 
-    def use_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> bool:
-        """本组是否走 foreach 路径（fused 也走这条最快路径）。"""
+    def use_foreach(
+        self, group: dict[str, Any], params: list[torch.Tensor], grads: list[torch.Tensor]
+    ) -> bool:
+        """本组是否走 foreach 路径（fused 也走这条最快路径）。
+
+        看的是 collect 交来的梯度本身：复数参数的实数视图没有 ``.grad``，不能从参数上取。
+        """
         if self.update_foreach is None:
             return False
         if group.get("fused"):
-            if any(p.grad is not None and p.grad.is_sparse for p in params):
+            if any(g.is_sparse for g in grads):
                 raise RuntimeError("`fused` does not support sparse gradients")
             return True
         foreach = group.get("foreach")
         if foreach is None:
             foreach = default_foreach(params, bool(group.get("differentiable", False)))
         # 不支持稀疏梯度的算法在 collect 里已经拒绝了稀疏梯度，不必再遍历一次
-        if (
-            foreach
-            and self.supports_sparse_grad
-            and any(g.is_sparse for g in (p.grad for p in params) if g is not None)
-        ):
+        if foreach and self.supports_sparse_grad and any(g.is_sparse for g in grads):
             return False
         return bool(foreach)
 
     def dispatch(self, group: dict[str, Any], params: list, grads: list, states: list) -> None:
         """选 for-loop 或 foreach；foreach 路径按 (设备, dtype) 分桶。"""
-        if not self.use_foreach(group, params):
+        if not self.use_foreach(group, params, grads):
             self.update(group, params, grads, states)
             return
         first = params[0]

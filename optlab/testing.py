@@ -36,9 +36,7 @@ def make_params(
     seed: int = 0,
 ) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    real_dtype = torch.finfo(dtype).dtype if dtype.is_complex else dtype
-    if dtype.is_complex:
-        real_dtype = torch.float32 if dtype == torch.complex64 else torch.float64
+    real_dtype = dtype.to_real()  # 复数参数由一对实数随机数拼成
     out = []
     for shape in shapes:
         if dtype.is_complex:
