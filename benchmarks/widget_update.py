@@ -18,9 +18,9 @@ matplotlib.use("Agg")
 import torch
 import torch.optim
 
-from optlab.trajectory import PRESETS
-from optlab.viz._resolve import resolve_class
-from optlab.viz.widgets import DEFAULT_NAMES, optimizer_explorer
+from optlab.lab.trajectory import PRESETS
+from optlab.lab.viz._resolve import resolve_class
+from optlab.lab.viz.widgets import DEFAULT_NAMES, optimizer_explorer
 
 
 def measure(fn, repeat, clock=time.perf_counter):

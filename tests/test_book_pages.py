@@ -127,7 +127,7 @@ def test_every_image_has_a_local_source(pages):
 
 @needs_book
 def test_notebook_pages_show_their_figures(pages):
-    for name in ("notebooks/20-优化器比较.html", "notebooks/30-性能.html", "book/intro.html"):
+    for name in ("notebooks/10-优化器比较.html", "notebooks/11-性能.html", "book/intro.html"):
         if name in pages:
             assert _image_sources(pages[name][0]), f"{name}: 页面上没有图片"
 

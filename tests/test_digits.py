@@ -1,10 +1,10 @@
-"""optlab.digits：数据切分、可复现的训练与按验证集挑选学习率。"""
+"""optlab.lab.digits：数据切分、可复现的训练与按验证集挑选学习率。"""
 
 import math
 
 import torch
 
-from optlab import digits
+from optlab.lab import digits
 
 
 def test_split_is_disjoint_standardised_and_deterministic():

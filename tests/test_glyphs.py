@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from optlab.viz.style import use_chinese_style
+from optlab.lab.viz.style import use_chinese_style
 
 CHINESE_TEXT = "学习率调度与动量：损失随步数下降"
 

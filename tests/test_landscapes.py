@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from optlab.landscapes import LANDSCAPES, get_landscape, landscape_names
+from optlab.lab.landscapes import LANDSCAPES, get_landscape, landscape_names
 
 NAMES = landscape_names()
 

@@ -1,11 +1,11 @@
-"""optlab.viz.signature：签名表的行来自真实签名，含义表不全或多余时报错。"""
+"""optlab.lab.viz.signature：签名表的行来自真实签名，含义表不全或多余时报错。"""
 
 import inspect
 
 import pytest
 
 import optlab
-from optlab.viz.signature import signature_rows, signature_table
+from optlab.lab.viz.signature import signature_rows, signature_table
 
 
 def _meanings(cls):

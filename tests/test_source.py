@@ -5,7 +5,7 @@ from pathlib import Path
 
 import optlab
 from optlab.swa_utils import update_bn
-from optlab.viz.source import show_source, source_of
+from optlab.lab.viz.source import show_source, source_of
 
 
 def test_header_names_the_optlab_file_and_line():

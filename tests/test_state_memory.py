@@ -1,10 +1,10 @@
-"""optlab.state_memory：实测的状态大小与公式一致，且 optlab 与 torch.optim 的状态一样大。"""
+"""optlab.lab.state_memory：实测的状态大小与公式一致，且 optlab 与 torch.optim 的状态一样大。"""
 
 import pytest
 import torch
 
 import optlab
-from optlab.state_memory import expected_state_numel, measure_state, state_size
+from optlab.lab.state_memory import expected_state_numel, measure_state, state_size
 
 SHAPES = [(6, 5), (5,), (4, 3, 3, 3)]
 CASES = [

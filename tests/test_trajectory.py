@@ -5,8 +5,8 @@ import torch
 import torch.optim
 
 import optlab
-from optlab.landscapes import get_landscape
-from optlab.trajectory import ELEMENTWISE, PRESETS, run_batch, run_presets, run_trajectory
+from optlab.lab.landscapes import get_landscape
+from optlab.lab.trajectory import ELEMENTWISE, PRESETS, run_batch, run_presets, run_trajectory
 
 
 def cls_of(name):

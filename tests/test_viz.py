@@ -14,8 +14,8 @@ import torch.optim
 from matplotlib.figure import Figure
 
 import optlab
-from optlab import viz
-from optlab.trajectory import run_presets, run_trajectory
+from optlab.lab import viz
+from optlab.lab.trajectory import run_presets, run_trajectory
 
 
 def cls_of(name):

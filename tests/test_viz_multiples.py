@@ -1,4 +1,4 @@
-"""optlab.viz.multiples：每个取值一张小图，轨迹与单独运行一致。"""
+"""optlab.lab.viz.multiples：每个取值一张小图，轨迹与单独运行一致。"""
 
 import matplotlib
 
@@ -7,8 +7,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from optlab.trajectory import run_trajectory
-from optlab.viz.multiples import plot_option_grid
+from optlab.lab.trajectory import run_trajectory
+from optlab.lab.viz.multiples import plot_option_grid
 
 
 def test_one_panel_per_value_and_matching_trajectories():

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import torch.optim
 
 import optlab
-from optlab.viz.widgets import optimizer_explorer, scheduler_explorer
+from optlab.lab.viz.widgets import optimizer_explorer, scheduler_explorer
 
 
 def cls_of(name):

@@ -13,9 +13,9 @@ matplotlib.use("Agg")
 
 from matplotlib.animation import PillowWriter
 
-from optlab.trajectory import run_presets
-from optlab.viz.animation import trajectory_animation
-from optlab.viz.style import use_chinese_style
+from optlab.lab.trajectory import run_presets
+from optlab.lab.viz.animation import trajectory_animation
+from optlab.lab.viz.style import use_chinese_style
 
 STATIC = Path(__file__).resolve().parent.parent / "book" / "_static"
 NAMES = ("SGD", "动量", "Nesterov", "Adagrad", "Adadelta", "RMSprop", "Adam", "NAdam")

@@ -1,7 +1,7 @@
 """optlab 的可视化工具（绘图、动画、交互控件）。
 
 所有绘图函数都返回 ``matplotlib.figure.Figure``；笔记本里以 ``plt.show()`` 结束单元格，
-避免多出一行 ``<Figure ...>``。控件见 ``optlab.viz.widgets``。
+避免多出一行 ``<Figure ...>``。控件见 ``optlab.lab.viz.widgets``。
 """
 
 from .animation import animate_trajectories, stable_jshtml
