@@ -32,7 +32,6 @@ from collections.abc import Callable
 import torch
 
 import optlab
-
 from optlab.lab.param_sets import PARAM_SETS, RESNET18_SHAPES, SMALL_SHAPES  # noqa: F401
 
 

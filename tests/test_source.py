@@ -4,8 +4,8 @@ import re
 from pathlib import Path
 
 import optlab
-from optlab.swa_utils import update_bn
 from optlab.lab.viz.source import show_source, source_of
+from optlab.swa_utils import update_bn
 
 
 def test_header_names_the_optlab_file_and_line():
