@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import as_float, check_eps, check_lr, check_non_negative
+from ._checks import check_eps, check_lr, check_non_negative
+from ._ops import as_float
 from .optimizer import Optimizer
 
 __all__ = ["Adadelta"]
@@ -83,7 +84,6 @@ class Adadelta(Optimizer):
             param.add_(delta, alpha=-lr)
 
     def update_foreach(self, group, params, grads, states):
-        assert not group["differentiable"], "_foreach ops don't support autograd"
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         weight_decay = group["weight_decay"]
         steps = [s["step"] for s in states]

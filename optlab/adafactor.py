@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import as_float
+from ._ops import as_float
 from .optimizer import Optimizer
 
 __all__ = ["Adafactor"]

@@ -20,13 +20,13 @@ from __future__ import annotations
 import torch
 
 from ._checks import (
-    as_float,
     check_eps,
     check_fused_flags,
     check_fused_params,
     check_lr,
     check_non_negative,
 )
+from ._ops import as_float
 from .optimizer import Optimizer
 
 __all__ = ["Adagrad"]
@@ -126,7 +126,6 @@ class Adagrad(Optimizer):
         param.add_(on_grad_rows(values / std_values), alpha=-clr)
 
     def update_foreach(self, group, params, grads, states):
-        assert not group["differentiable"], "_foreach ops don't support autograd"
         if group["fused"]:
             self._check_fused(group)
         lr, lr_decay = as_float(group["lr"]), group["lr_decay"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import torch
 
 from ._checks import (
-    as_float,
     check_betas,
     check_eps,
     check_fused_flags,
@@ -32,6 +31,20 @@ from ._checks import (
     check_lr,
     check_non_negative,
     check_tensor_hyperparams_foreach,
+)
+from ._ops import (
+    adam_moments_,
+    adam_moments_foreach_,
+    add_eps,
+    as_float,
+    bias_correction,
+    running_max_,
+    running_max_foreach_,
+    sub_ratio_,
+    sub_ratio_foreach_,
+    to_scalar,
+    weight_decay,
+    weight_decay_foreach,
 )
 from .optimizer import Optimizer
 
@@ -60,6 +73,7 @@ class Adam(Optimizer):
         check_betas(betas)
         check_non_negative("weight_decay", weight_decay)
         check_tensor_hyperparams_foreach(lr, betas, foreach, capturable)
+        betas = tuple(to_scalar(b) for b in betas)  # 与 torch 一样存成元组，[1] 形状的张量 β 变成 0 维
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -86,88 +100,45 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
         return state
 
-    def _hyper(self, group):
-        """capturable/differentiable 时保留张量（step 也是张量），否则取 Python 数以免同步开销。"""
+    scalar_hyperparams = ("betas",)  # lr 保持原样：与 torch 一样，张量 lr 按自己的 dtype 算步长与衰减
+
+    def tensor_policy(self, group):
         # fused 内核用高精度标量算偏差修正，所以 fused 时即使 capturable 也取 Python 数
-        keep_tensors = (group["capturable"] and not group["fused"]) or group["differentiable"]
-        lr, (beta1, beta2) = group["lr"], group["betas"]
-        if not keep_tensors:
-            lr, beta1, beta2 = as_float(lr), as_float(beta1), as_float(beta2)
-        return keep_tensors, lr, beta1, beta2
+        keep = bool((group["capturable"] and not group["fused"]) or group["differentiable"])
+        return keep, keep
+
+    def hyperparams(self, group):
+        hp = super().hyperparams(group)
+        if group["fused"]:  # torch 的 fused 内核把 lr 当作双精度数
+            hp["lr"] = as_float(hp["lr"])
+        return hp
 
     def update(self, group, params, grads, states):
-        keep_tensors, lr, beta1, beta2 = self._hyper(group)
-        eps, weight_decay = group["eps"], group["weight_decay"]
-        self.check_capturable_devices(group, params, [s["step"] for s in states])
-        # 张量 lr 时 torch 按 lr 的 dtype 算衰减因子，这里照做，float64 参数才能逐位对上
-        decay = 1 - group["lr"] * weight_decay
-        if not keep_tensors:
-            decay = as_float(decay)
-        for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
-            step = state["step"] if keep_tensors else state["step"].item()
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    param.mul_(decay)
-                else:
-                    grad = grad.add(param, alpha=weight_decay)
-
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        steps = self.advance_steps(group, params, states)
+        for param, grad, state, t in zip(params, grads, states, steps):
+            grad = weight_decay(
+                param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
+            )
+            m, v = adam_moments_(state, grad, beta1, beta2)
             if group["amsgrad"]:
-                if group["differentiable"]:  # out= 不支持自动求导
-                    state["max_exp_avg_sq"].copy_(torch.maximum(state["max_exp_avg_sq"], exp_avg_sq))
-                else:
-                    torch.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-                exp_avg_sq = state["max_exp_avg_sq"]
-
-            step_size = lr / (1 - beta1**step)
-            denom = (exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(eps)
-            if keep_tensors:
-                if group["differentiable"]:  # 求导要用到本步的一阶矩，下一步会原地改它，故存副本
-                    exp_avg = exp_avg.clone()
-                param.sub_(exp_avg / denom * step_size)
-            else:
-                param.addcdiv_(exp_avg, denom, value=-step_size)
+                v = running_max_(state["max_exp_avg_sq"], v, group["differentiable"])
+            # 两个偏差修正合进步长：θ ← θ − γ/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)
+            denom = add_eps(v.sqrt() / bias_correction(beta2, t) ** 0.5, eps, group["differentiable"])
+            sub_ratio_(param, m, denom, lr / bias_correction(beta1, t), group)
 
     def update_foreach(self, group, params, grads, states):
         if group["fused"]:
             check_fused_params(params)
-        keep_tensors, lr, beta1, beta2 = self._hyper(group)
-        eps, weight_decay = group["eps"], group["weight_decay"]
-        steps = [s["step"] for s in states]
-        self.check_capturable_devices(group, params, steps)
-        exp_avgs = [s["exp_avg"] for s in states]
-        exp_avg_sqs = [s["exp_avg_sq"] for s in states]
-
-        torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                torch._foreach_mul_(params, 1 - lr * weight_decay)
-            else:
-                grads = torch._foreach_add(grads, params, alpha=weight_decay)
-        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-        torch._foreach_mul_(exp_avg_sqs, beta2)
-        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        steps = self.advance_steps(group, params, states)
+        grads = weight_decay_foreach(
+            params, grads, lr, group["weight_decay"], group["decoupled_weight_decay"]
+        )
+        ms, vs = adam_moments_foreach_(states, grads, beta1, beta2)
         if group["amsgrad"]:
-            max_sqs = [s["max_exp_avg_sq"] for s in states]
-            torch._foreach_maximum_(max_sqs, exp_avg_sqs)
-            exp_avg_sqs = max_sqs
-
-        denom = torch._foreach_sqrt(exp_avg_sqs)
-        if keep_tensors:
-            bias2_sqrt = [(1 - beta2**s) ** 0.5 for s in steps]
-            step_sizes = [lr / (1 - beta1**s) for s in steps]
-            torch._foreach_div_(denom, bias2_sqrt)
-            torch._foreach_add_(denom, eps)
-            torch._foreach_sub_(
-                params, torch._foreach_mul(torch._foreach_div(exp_avgs, denom), step_sizes)
-            )
-        else:
-            step_values = [s.item() for s in steps]
-            torch._foreach_div_(denom, [(1 - beta2**t) ** 0.5 for t in step_values])
-            torch._foreach_add_(denom, eps)
-            torch._foreach_addcdiv_(
-                params, exp_avgs, denom, [-lr / (1 - beta1**t) for t in step_values]
-            )
+            vs = running_max_foreach_([s["max_exp_avg_sq"] for s in states], vs)
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denom, [bias_correction(beta2, t) ** 0.5 for t in steps])
+        torch._foreach_add_(denom, eps)
+        sub_ratio_foreach_(params, ms, denom, [lr / bias_correction(beta1, t) for t in steps], group)

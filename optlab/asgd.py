@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import as_float, check_foreach_not_differentiable, check_lr, check_non_negative
+from ._checks import check_lr, check_non_negative
+from ._ops import as_float
 from .optimizer import Optimizer, scalar_dtype
 
 __all__ = ["ASGD"]
@@ -89,7 +90,7 @@ class ASGD(Optimizer):
 
     def update(self, group, params, grads, states):
         capturable = group["capturable"]
-        lambd, weight_decay = group["lambd"], as_float(group["weight_decay"])
+        lambd, weight_decay = group["lambd"], group["weight_decay"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
             step_t, eta, mu, ax = state["step"], state["eta"], state["mu"], state["ax"]
@@ -114,8 +115,7 @@ class ASGD(Optimizer):
             self._schedule(group, step_t, eta, mu)
 
     def update_foreach(self, group, params, grads, states):
-        check_foreach_not_differentiable(group)
-        lambd, weight_decay = group["lambd"], as_float(group["weight_decay"])
+        lambd, weight_decay = group["lambd"], group["weight_decay"]
         steps = [s["step"] for s in states]
         self.check_capturable_devices(group, params, steps)
         etas, mus, axs = ([s[k] for s in states] for k in ("eta", "mu", "ax"))

@@ -26,13 +26,21 @@ from __future__ import annotations
 import torch
 
 from ._checks import (
-    adam_family_hyperparams,
-    as_float,
     check_beta_range,
     check_eps,
-    check_foreach_not_differentiable,
     check_lr,
     check_non_negative,
+    reject_tensors_as_numbers,
+)
+from ._ops import (
+    adam_moments_,
+    adam_moments_foreach_,
+    add_eps,
+    bias_correction,
+    sub_ratio_,
+    sub_ratio_foreach_,
+    weight_decay,
+    weight_decay_foreach,
 )
 from .optimizer import Optimizer, scalar_dtype
 
@@ -89,46 +97,11 @@ class NAdam(Optimizer):
         r""":math:`\mu_t = \beta_1(1 - 0.5 \cdot 0.96^{t\psi})`。"""
         return beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
 
-    def update(self, group, params, grads, states):
-        # 张量 β 保持张量：μ_t 的连乘按 β 的 dtype 舍入，否则几十步后轨迹就与 torch 对不上
-        keep_tensors, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(
-            group, betas_as_float=False
-        )
-        psi = group["momentum_decay"]
-        self.check_capturable_devices(group, params, [s["step"] for s in states])
-        for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
-            step = state["step"] if group["capturable"] else state["step"].item()
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    param.mul_(1 - lr * weight_decay)
-                else:
-                    grad = grad.add(param, alpha=weight_decay)
-
-            mu, mu_next = self._momentum(beta1, step, psi), self._momentum(beta1, step + 1, psi)
-            mu_product = state["mu_product"]
-            mu_product *= mu
-
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            denom = exp_avg_sq.div(1 - beta2**step).sqrt_()
-
-            if keep_tensors:
-                denom = denom + eps
-                grad_size = lr * (1 - mu) / (1 - mu_product)
-                avg_size = lr * mu_next / (1 - mu_product * mu_next)
-                param.sub_(grad / denom * grad_size)
-                param.sub_(exp_avg / denom * avg_size)
-            else:
-                denom.add_(eps)
-                prod = mu_product.item()
-                param.addcdiv_(grad, denom, value=as_float(-lr * (1 - mu) / (1 - prod)))
-                param.addcdiv_(exp_avg, denom, value=as_float(-lr * mu_next / (1 - prod * mu_next)))
-
-    def update_foreach(self, group, params, grads, states):
-        check_foreach_not_differentiable(group)
-        if not group["capturable"]:
+    def check_step_inputs(self, group, foreach):
+        super().check_step_inputs(group, foreach)
+        if not foreach:  # torch 的 for-loop 把 β₂、λ 当作数用（value=/alpha=）
+            reject_tensors_as_numbers(group, ("betas[1]", "weight_decay"), check_shape=False)
+        if foreach and not group["capturable"]:
             # torch 的 foreach 路径不接受这些张量超参数（β₂ 报 RuntimeError，其余报 TypeError）；
             # 为做到“同一输入同一异常类型”，这里照样拒绝
             beta1, beta2 = group["betas"]
@@ -141,47 +114,45 @@ class NAdam(Optimizer):
                     "betas[0] / momentum_decay as Tensors are not supported for "
                     "capturable=False and foreach=True"
                 )
-        keep_tensors, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(
-            group, betas_as_float=False
+
+    scalar_hyperparams = ("lr", "eps", "weight_decay")  # β 保持原样：μ_t 的连乘按 β 的 dtype 舍入
+
+    def tensor_policy(self, group):
+        # 与 torch 一样：differentiable 时超参数保持张量，但 t 只在 capturable 时保持张量
+        return bool(group["capturable"] or group["differentiable"]), bool(group["capturable"])
+
+    def update(self, group, params, grads, states):
+        lr, (beta1, beta2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
+        keep = group["keep_tensors"]
+        steps = self.advance_steps(group, params, states)
+        for param, grad, state, t in zip(params, grads, states, steps):
+            grad = weight_decay(
+                param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
+            )
+            mu, mu_next = self._momentum(beta1, t, psi), self._momentum(beta1, t + 1, psi)
+            state["mu_product"] *= mu
+            prod = state["mu_product"] if keep else state["mu_product"].item()
+            m, v = adam_moments_(state, grad, beta1, beta2)
+            denom = add_eps(v.div(bias_correction(beta2, t)).sqrt_(), eps, keep)
+            sub_ratio_(param, grad, denom, lr * (1 - mu) / (1 - prod), group)
+            sub_ratio_(param, m, denom, lr * mu_next / (1 - prod * mu_next), group)
+
+    def update_foreach(self, group, params, grads, states):
+        lr, (beta1, beta2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
+        steps = self.advance_steps(group, params, states)
+        grads = weight_decay_foreach(
+            params, grads, lr, group["weight_decay"], group["decoupled_weight_decay"]
         )
-        psi = group["momentum_decay"]
-        steps = [s["step"] for s in states]
-        self.check_capturable_devices(group, params, steps)
-        mu_products = [s["mu_product"] for s in states]
-        exp_avgs = [s["exp_avg"] for s in states]
-        exp_avg_sqs = [s["exp_avg_sq"] for s in states]
-
-        torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                torch._foreach_mul_(params, 1 - lr * weight_decay)
-            else:
-                grads = torch._foreach_add(grads, params, alpha=weight_decay)
-        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-        torch._foreach_mul_(exp_avg_sqs, beta2)
-        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
-
-        if not keep_tensors:
-            steps = [s.item() for s in steps]
+        ms, vs = adam_moments_foreach_(states, grads, beta1, beta2)
         mus = [self._momentum(beta1, t, psi) for t in steps]
         mu_nexts = [self._momentum(beta1, t + 1, psi) for t in steps]
+        mu_products = [s["mu_product"] for s in states]
         torch._foreach_mul_(mu_products, mus)
-        denom = torch._foreach_sqrt(exp_avg_sqs)
-        torch._foreach_div_(denom, [(1 - beta2**t) ** 0.5 for t in steps])
+        prods = mu_products if group["keep_tensors"] else [p.item() for p in mu_products]
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denom, [bias_correction(beta2, t) ** 0.5 for t in steps])
         torch._foreach_add_(denom, eps)
-
-        if keep_tensors:
-            grad_sizes = [lr * (1 - m) / (1 - p) for m, p in zip(mus, mu_products)]
-            avg_sizes = [lr * n / (1 - p * n) for n, p in zip(mu_nexts, mu_products)]
-            torch._foreach_sub_(
-                params, torch._foreach_mul(torch._foreach_div(grads, denom), grad_sizes)
-            )
-            torch._foreach_sub_(
-                params, torch._foreach_mul(torch._foreach_div(exp_avgs, denom), avg_sizes)
-            )
-        else:
-            prods = [p.item() for p in mu_products]
-            grad_sizes = [-lr * (1 - m) / (1 - p) for m, p in zip(mus, prods)]
-            avg_sizes = [-lr * n / (1 - p * n) for n, p in zip(mu_nexts, prods)]
-            torch._foreach_addcdiv_(params, grads, denom, grad_sizes)
-            torch._foreach_addcdiv_(params, exp_avgs, denom, avg_sizes)
+        grad_sizes = [lr * (1 - m) / (1 - p) for m, p in zip(mus, prods)]
+        avg_sizes = [lr * n / (1 - p * n) for n, p in zip(mu_nexts, prods)]
+        sub_ratio_foreach_(params, grads, denom, grad_sizes, group)
+        sub_ratio_foreach_(params, ms, denom, avg_sizes, group)

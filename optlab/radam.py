@@ -29,12 +29,19 @@ import math
 import torch
 
 from ._checks import (
-    adam_family_hyperparams,
     check_beta_range,
     check_eps,
-    check_foreach_not_differentiable,
     check_lr,
     check_non_negative,
+    reject_tensors_as_numbers,
+)
+from ._ops import (
+    adam_moments_,
+    adam_moments_foreach_,
+    add_eps,
+    bias_correction,
+    weight_decay,
+    weight_decay_foreach,
 )
 from .optimizer import Optimizer
 
@@ -47,15 +54,9 @@ def _rectification(rho_t, rho_inf):
     return ratio.sqrt() if isinstance(ratio, torch.Tensor) else math.sqrt(ratio)
 
 
-def _denominator(exp_avg_sq, eps, differentiable):
-    r""":math:`\sqrt{v_t} + \epsilon`；differentiable 时 sqrt 的输出要留给反传，不能原地加 eps。"""
-    root = exp_avg_sq.sqrt()
-    return root + eps if differentiable else root.add_(eps)
-
-
 def _adaptive_lr(exp_avg_sq, beta2, step, eps, differentiable):
     r""":math:`l_t = \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon)`。"""
-    return (1 - beta2**step) ** 0.5 / _denominator(exp_avg_sq, eps, differentiable)
+    return bias_correction(beta2, step) ** 0.5 / add_eps(exp_avg_sq.sqrt(), eps, differentiable)
 
 
 class RAdam(Optimizer):
@@ -101,65 +102,60 @@ class RAdam(Optimizer):
     def _rho(beta2, step):
         r"""返回 :math:`(\rho_\infty, \rho_t)`。"""
         rho_inf = 2 / (1 - beta2) - 1
-        return rho_inf, rho_inf - 2 * step * beta2**step / (1 - beta2**step)
+        return rho_inf, rho_inf - 2 * step * beta2**step / bias_correction(beta2, step)
 
-    def update(self, group, params, grads, states):
-        _, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(group)
-        self.check_capturable_devices(group, params, [s["step"] for s in states])
-        for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
-            step = state["step"] if group["capturable"] else state["step"].item()
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    param.mul_(1 - lr * weight_decay)
-                else:
-                    grad = grad.add(param, alpha=weight_decay)
+    scalar_hyperparams = ("lr", "betas", "eps", "weight_decay")
 
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    def tensor_policy(self, group):
+        # 与 torch 一样：differentiable 时超参数保持张量，但 t 只在 capturable 时保持张量
+        return bool(group["capturable"] or group["differentiable"]), bool(group["capturable"])
 
-            # m̂_t、l_t 这些大临时张量只在一个表达式里出现、用完即释放：若留在循环变量里
-            # 活到下一个参数，大张量的内存每步都得重新向系统要（缺页），for-loop 慢两三成
-            bias_correction1 = 1 - beta1**step
-            rho_inf, rho_t = self._rho(beta2, step)
-            if group["capturable"]:  # 图捕获里不能按 rho_t 的值走分支，两支都算再挑
-                adaptive = _adaptive_lr(exp_avg_sq, beta2, step, eps, group["differentiable"])
-                # rho_t <= 5 时根号里可能为负，先夹住以免 NaN 混进另一支
-                rect = _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf)
-                scale = torch.where(rho_t > 5, rect * adaptive, 1.0)
-                param.sub_(exp_avg / bias_correction1 * lr * scale)
-            elif rho_t > 5:
-                param.sub_(
-                    exp_avg / bias_correction1 * lr
-                    * _adaptive_lr(exp_avg_sq, beta2, step, eps, group["differentiable"])
-                    * _rectification(rho_t, rho_inf)
-                )  # fmt: skip
-            else:
-                param.sub_(exp_avg / bias_correction1 * lr)
-
-    def update_foreach(self, group, params, grads, states):
-        check_foreach_not_differentiable(group)
-        if not group["capturable"] and isinstance(group["betas"][1], torch.Tensor):
+    def check_step_inputs(self, group, foreach):
+        super().check_step_inputs(group, foreach)
+        if not foreach:  # torch 的 for-loop 把 β₂、λ 当作数用（value=/alpha=）
+            reject_tensors_as_numbers(group, ("betas[1]", "weight_decay"))
+        if foreach and not group["capturable"] and isinstance(group["betas"][1], torch.Tensor):
             # torch 的 foreach 路径此时报 RuntimeError；同一输入同一异常类型
             raise RuntimeError(
                 "betas[1] as a Tensor is not supported for capturable=False and foreach=True"
             )
-        keep_tensors, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(group)
-        steps = [s["step"] for s in states]
-        self.check_capturable_devices(group, params, steps)
-        exp_avgs = [s["exp_avg"] for s in states]
-        exp_avg_sqs = [s["exp_avg_sq"] for s in states]
 
-        torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                torch._foreach_mul_(params, 1 - lr * weight_decay)
+    def update(self, group, params, grads, states):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        steps = self.advance_steps(group, params, states)
+        for param, grad, state, t in zip(params, grads, states, steps):
+            grad = weight_decay(
+                param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
+            )
+            m, v = adam_moments_(state, grad, beta1, beta2)
+
+            # m̂_t、l_t 这些大临时张量只在一个表达式里出现、用完即释放：若留在循环变量里
+            # 活到下一个参数，大张量的内存每步都得重新向系统要（缺页），for-loop 慢两三成
+            bias_correction1 = bias_correction(beta1, t)
+            rho_inf, rho_t = self._rho(beta2, t)
+            if group["capturable"]:  # 图捕获里不能按 rho_t 的值走分支，两支都算再挑
+                adaptive = _adaptive_lr(v, beta2, t, eps, group["differentiable"])
+                # rho_t <= 5 时根号里可能为负，先夹住以免 NaN 混进另一支
+                rect = _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf)
+                scale = torch.where(rho_t > 5, rect * adaptive, 1.0)
+                param.sub_(m / bias_correction1 * lr * scale)
+            elif rho_t > 5:
+                param.sub_(
+                    m / bias_correction1 * lr
+                    * _adaptive_lr(v, beta2, t, eps, group["differentiable"])
+                    * _rectification(rho_t, rho_inf)
+                )  # fmt: skip
             else:
-                grads = torch._foreach_add(grads, params, alpha=weight_decay)
-        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-        torch._foreach_mul_(exp_avg_sqs, beta2)
-        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+                param.sub_(m / bias_correction1 * lr)
+
+    def update_foreach(self, group, params, grads, states):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        keep_tensors = group["keep_tensors"]
+        steps = self.advance_steps(group, params, states)
+        grads = weight_decay_foreach(
+            params, grads, lr, group["weight_decay"], group["decoupled_weight_decay"]
+        )
+        exp_avgs, exp_avg_sqs = adam_moments_foreach_(states, grads, beta1, beta2)
 
         denom = torch._foreach_sqrt(exp_avg_sqs)
         torch._foreach_add_(denom, eps)
@@ -172,10 +168,10 @@ class RAdam(Optimizer):
                 torch.where(o, _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf), 0.0)
                 for o, (rho_inf, rho_t) in zip(on, rhos)
             ]
-            m_hat = torch._foreach_div(exp_avgs, [1 - beta1**t for t in steps])
+            m_hat = torch._foreach_div(exp_avgs, [bias_correction(beta1, t) for t in steps])
             torch._foreach_mul_(m_hat, lr)
             scale = torch._foreach_reciprocal(denom)
-            torch._foreach_mul_(scale, [(1 - beta2**t) ** 0.5 for t in steps])
+            torch._foreach_mul_(scale, [bias_correction(beta2, t) ** 0.5 for t in steps])
             torch._foreach_mul_(scale, rects)
             torch._foreach_add_(scale, [torch.where(o, 0.0, 1.0) for o in on])
             torch._foreach_mul_(m_hat, scale)
@@ -185,8 +181,7 @@ class RAdam(Optimizer):
         # 按是否已整流把张量分成两批，各自一次多张量运算
         rect_p, rect_m, rect_d, rect_sizes = [], [], [], []
         plain_p, plain_m, plain_sizes = [], [], []
-        for param, exp_avg, d, step_t in zip(params, exp_avgs, denom, steps):
-            t = step_t.item()
+        for param, exp_avg, d, t in zip(params, exp_avgs, denom, steps):
             rho_inf, rho_t = self._rho(beta2, t)
             size = lr / (1 - beta1**t)
             if rho_t > 5:

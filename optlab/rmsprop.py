@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import as_float, check_eps, check_lr, check_non_negative
+from ._checks import check_eps, check_lr, check_non_negative
+from ._ops import as_float
 from .optimizer import Optimizer
 
 __all__ = ["RMSprop"]
@@ -101,7 +102,6 @@ class RMSprop(Optimizer):
                 param.addcdiv_(grad, avg, value=-lr)
 
     def update_foreach(self, group, params, grads, states):
-        assert not group["differentiable"], "_foreach ops don't support autograd"
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         momentum, weight_decay = group["momentum"], group["weight_decay"]
         steps = [s["step"] for s in states]

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import as_float, check_lr
+from ._checks import check_lr
+from ._ops import as_float, to_scalar
 from .optimizer import Optimizer
 
 __all__ = ["Rprop"]
@@ -56,7 +57,7 @@ class Rprop(Optimizer):
         super().__init__(params, defaults)
 
     def init_state(self, group, param):
-        lr = group["lr"]
+        lr = to_scalar(group["lr"])
         if torch.is_complex(param):  # 实部、虚部各自是一个坐标，都从 lr 起步
             lr = complex(lr, lr)
         return {
@@ -96,7 +97,6 @@ class Rprop(Optimizer):
             prev.copy_(grad)
 
     def update_foreach(self, group, params, grads, states):
-        assert not group["differentiable"], "_foreach ops don't support autograd"
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
         steps = [s["step"] for s in states]

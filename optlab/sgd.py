@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import as_float, check_fused_flags, check_fused_params, check_lr, check_non_negative
+from ._checks import check_fused_flags, check_fused_params, check_lr, check_non_negative
+from ._ops import as_float, needs_grad, weight_decay, weight_decay_foreach
 from .optimizer import Optimizer
 
 __all__ = ["SGD"]
 
 
-def _tracks_grad(x) -> bool:
-    """differentiable 模式下需要对其求导的张量超参数。"""
-    return isinstance(x, torch.Tensor) and x.requires_grad
-
-
 class SGD(Optimizer):
     complex_as_real = False  # SGD 的运算都是线性的，复数参数可以直接更新
     supports_sparse_grad = True
+    foreach_rejects_differentiable = False  # torch 的 SGD foreach 路径不检查 differentiable
 
     def __init__(
         self,
@@ -70,13 +67,12 @@ class SGD(Optimizer):
         # 没有动量时 SGD 不保存任何状态；动量缓冲在第一步用梯度本身初始化
         return {} if group["momentum"] != 0 else None
 
+    scalar_hyperparams = ("lr", "weight_decay")
+
     def update(self, group, params, grads, states):
-        lr, momentum, dampening = as_float(group["lr"]), group["momentum"], group["dampening"]
-        weight_decay = as_float(group["weight_decay"])
-        lr_tensor = group["lr"] if _tracks_grad(group["lr"]) else None
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         for param, grad, state in zip(params, grads, states):
-            if weight_decay != 0:
-                grad = grad.add(param, alpha=weight_decay)
+            grad = weight_decay(param, grad, lr, group["weight_decay"])
             if momentum != 0:
                 buf = state.get("momentum_buffer")
                 if buf is None:
@@ -84,8 +80,8 @@ class SGD(Optimizer):
                 else:
                     buf.mul_(momentum).add_(grad, alpha=1 - dampening)
                 grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-            if lr_tensor is not None:
-                param.sub_(grad * lr_tensor)  # 让梯度流到张量学习率
+            if needs_grad(lr):
+                param.sub_(grad * lr)  # 让梯度流到张量学习率
             else:
                 param.add_(grad, alpha=-lr)
 
@@ -93,9 +89,7 @@ class SGD(Optimizer):
         if group["fused"]:
             check_fused_params(params)
         lr, momentum, dampening = as_float(group["lr"]), group["momentum"], group["dampening"]
-        weight_decay = as_float(group["weight_decay"])
-        if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        grads = weight_decay_foreach(params, grads, lr, as_float(group["weight_decay"]))
         if momentum != 0:
             # 已有缓冲的一起累积；第一次出现的缓冲直接取梯度本身
             running = [

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import torch
 
+from ._checks import check_beta_range
+from ._ops import bias_correction
 from .optimizer import Optimizer
 
 __all__ = ["SparseAdam"]
@@ -39,9 +41,7 @@ class SparseAdam(Optimizer):
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 < eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
-        for i, beta in enumerate(betas[:2]):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        check_beta_range(betas)
         defaults = {"lr": lr, "betas": betas, "eps": eps, "maximize": maximize}
         super().__init__(params, defaults)
 
@@ -86,6 +86,9 @@ class SparseAdam(Optimizer):
             values = grad.values()
 
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            if param.dim() == 0:  # 0 维参数的稀疏梯度没有下标：当作只有一个元素的向量（共享存储的视图）
+                param, exp_avg, exp_avg_sq = param.view(1), exp_avg.view(1), exp_avg_sq.view(1)
+                where = (torch.zeros(values.numel(), dtype=torch.long, device=param.device),)
             m = exp_avg[where]
             m += (values - m) * (1 - beta1)
             v = exp_avg_sq[where]
@@ -93,5 +96,5 @@ class SparseAdam(Optimizer):
             exp_avg.index_put_(where, m)
             exp_avg_sq.index_put_(where, v)
 
-            step_size = lr * (1 - beta2**step) ** 0.5 / (1 - beta1**step)
+            step_size = lr * bias_correction(beta2, step) ** 0.5 / bias_correction(beta1, step)
             param.index_put_(where, m / v.sqrt().add_(eps) * -step_size, accumulate=True)
