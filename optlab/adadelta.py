@@ -1,32 +1,41 @@
 r"""Adadelta（Zeiler, 2012）：用“过去更新量的均方根 / 过去梯度的均方根”代替全局学习率。
 
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
-    & v_t \leftarrow \rho v_{t-1} + (1-\rho) g_t^2 \\
-    & \Delta x_t \leftarrow \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t \\
-    & u_t \leftarrow \rho u_{t-1} + (1-\rho) \Delta x_t^2 \\
-    & \theta_t \leftarrow \theta_{t-1} - \gamma \Delta x_t
-    \end{aligned}
-
-论文：*ADADELTA: An Adaptive Learning Rate Method*（arXiv:1212.5701）。
-状态 ``square_avg`` 即 :math:`v`，``acc_delta`` 即 :math:`u`；两个 :math:`\epsilon` 都在根号里面，
-分子的单位与参数相同，所以默认学习率 :math:`\gamma = 1`。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 
 from ._checks import check_eps, check_lr, check_non_negative
 from ._ops import as_float
-from .optimizer import Optimizer
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Adadelta"]
 
 
 class Adadelta(Optimizer):
+    r"""Adadelta（Zeiler, 2012）：用“过去更新量的均方根 / 过去梯度的均方根”代替全局学习率。
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+        & v_t \leftarrow \rho v_{t-1} + (1-\rho) g_t^2 \\
+        & \Delta x_t \leftarrow \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t \\
+        & u_t \leftarrow \rho u_{t-1} + (1-\rho) \Delta x_t^2 \\
+        & \theta_t \leftarrow \theta_{t-1} - \gamma \Delta x_t
+        \end{aligned}
+
+    论文：*ADADELTA: An Adaptive Learning Rate Method*（arXiv:1212.5701）。
+    状态 ``square_avg`` 即 :math:`v`，``acc_delta`` 即 :math:`u`；两个 :math:`\epsilon` 都在根号里面，
+    分子的单位与参数相同，所以默认学习率 :math:`\gamma = 1`。
+    """
+
+    arg_docs: ClassVar[dict[str, str]] = {"lr": "缩放更新量 Δx 的系数 γ"}  # 与通用说明不同的参数（见 optlab._docs）
+
     def __init__(
         self,
         params,
@@ -57,14 +66,14 @@ class Adadelta(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         return {
             "step": self.new_step_counter(group, param),
             "square_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
             "acc_delta": torch.zeros_like(param, memory_format=torch.preserve_format),
         }
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         weight_decay, differentiable = group["weight_decay"], group["differentiable"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
@@ -83,7 +92,9 @@ class Adadelta(Optimizer):
             acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
             param.add_(delta, alpha=-lr)
 
-    def update_foreach(self, group, params, grads, states):
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         weight_decay = group["weight_decay"]
         steps = [s["step"] for s in states]

@@ -1,22 +1,6 @@
-r"""Adam（Kingma & Ba, 2015）：一阶矩与二阶矩的指数滑动平均，加偏差修正。
+r"""Adam（Kingma & Ba, 2015）：一阶矩与二阶矩的指数移动平均，加偏差修正。
 
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0: \begin{cases}
-        \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) & \text{decoupled\_weight\_decay（AdamW）} \\
-        g_t \leftarrow g_t + \lambda\theta_{t-1} & \text{否则（L2 正则）} \end{cases} \\
-    & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
-    & v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
-    & \hat m_t \leftarrow m_t / (1-\beta_1^t), \qquad \hat v_t \leftarrow v_t / (1-\beta_2^t) \\
-    & \textbf{if amsgrad}: \; v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t),\;
-        \hat v_t \leftarrow v^{\max}_t / (1-\beta_2^t) \\
-    & \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
-    \end{aligned}
-
-实现时把两个偏差修正合进步长：:math:`\theta_t \leftarrow \theta_{t-1} -
-\frac{\gamma}{1-\beta_1^t}\, m_t / (\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon)`。
-``fused=True`` 走与 foreach 相同的多张量路径，数值与 foreach 一致。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
@@ -46,12 +30,33 @@ from ._ops import (
     weight_decay,
     weight_decay_foreach,
 )
-from .optimizer import Optimizer
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Adam"]
 
 
 class Adam(Optimizer):
+    r"""Adam（Kingma & Ba, 2015）：一阶矩与二阶矩的指数移动平均，加偏差修正。
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0: \begin{cases}
+            \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) & \text{decoupled\_weight\_decay（AdamW）} \\
+            g_t \leftarrow g_t + \lambda\theta_{t-1} & \text{否则（L2 正则）} \end{cases} \\
+        & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        & v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        & \hat m_t \leftarrow m_t / (1-\beta_1^t), \qquad \hat v_t \leftarrow v_t / (1-\beta_2^t) \\
+        & \textbf{if amsgrad}: \; v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t),\;
+            \hat v_t \leftarrow v^{\max}_t / (1-\beta_2^t) \\
+        & \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+        \end{aligned}
+
+    实现时把两个偏差修正合进步长：:math:`\theta_t \leftarrow \theta_{t-1} -
+    \frac{\gamma}{1-\beta_1^t}\, m_t / (\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon)`。
+    ``fused=True`` 走与 foreach 相同的多张量路径，数值与 foreach 一致。
+    """
+
     def __init__(
         self,
         params,
@@ -90,7 +95,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
         check_fused_flags(fused, foreach, differentiable)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         state = {
             "step": self.new_step_counter(group, param),
             "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
@@ -113,7 +118,7 @@ class Adam(Optimizer):
             hp["lr"] = as_float(hp["lr"])
         return hp
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         steps = self.advance_steps(group, params, states)
         for param, grad, state, t in zip(params, grads, states, steps):
@@ -127,7 +132,9 @@ class Adam(Optimizer):
             denom = add_eps(v.sqrt() / bias_correction(beta2, t) ** 0.5, eps, group["differentiable"])
             sub_ratio_(param, m, denom, lr / bias_correction(beta1, t), group)
 
-    def update_foreach(self, group, params, grads, states):
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         if group["fused"]:
             check_fused_params(params)
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]

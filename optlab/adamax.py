@@ -1,16 +1,6 @@
 r"""Adamax（Kingma & Ba, 2015，Adam 论文第 7.1 节）：把 Adam 的二阶矩换成无穷范数。
 
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda\theta_{t-1} \\
-    & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
-    & u_t \leftarrow \max(\beta_2 u_{t-1},\; |g_t| + \epsilon) \\
-    & \theta_t \leftarrow \theta_{t-1} - \frac{\gamma\, m_t}{(1-\beta_1^t)\, u_t}
-    \end{aligned}
-
-:math:`u_t`（状态 ``exp_inf``）是“带衰减的历史最大梯度幅值”，它不需要偏差修正：
-取最大值不会像平均那样被初始的 0 拉低。:math:`\epsilon` 加在 :math:`|g_t|` 上，保证分母为正。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
@@ -35,12 +25,27 @@ from ._ops import (
     weight_decay,
     weight_decay_foreach,
 )
-from .optimizer import Optimizer
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Adamax"]
 
 
 class Adamax(Optimizer):
+    r"""Adamax（Kingma & Ba, 2015，Adam 论文第 7.1 节）：把 Adam 的二阶矩换成无穷范数。
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda\theta_{t-1} \\
+        & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        & u_t \leftarrow \max(\beta_2 u_{t-1},\; |g_t| + \epsilon) \\
+        & \theta_t \leftarrow \theta_{t-1} - \frac{\gamma\, m_t}{(1-\beta_1^t)\, u_t}
+        \end{aligned}
+
+    :math:`u_t`（状态 ``exp_inf``）是“带衰减的历史最大梯度幅值”，它不需要偏差修正：
+    取最大值不会像平均那样被初始的 0 拉低。:math:`\epsilon` 加在 :math:`|g_t|` 上，保证分母为正。
+    """
+
     def __init__(
         self,
         params,
@@ -70,7 +75,7 @@ class Adamax(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         return {
             "step": self.new_step_counter(group, param),
             "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
@@ -93,7 +98,7 @@ class Adamax(Optimizer):
         # 与 torch 一样：differentiable 时超参数保持张量，但 t 只在 capturable 时保持张量
         return bool(group["capturable"] or group["differentiable"]), bool(group["capturable"])
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         steps = self.advance_steps(group, params, states)
         for param, grad, state, t in zip(params, grads, states, steps):
@@ -102,7 +107,9 @@ class Adamax(Optimizer):
             u = running_max_(state["exp_inf"], grad.abs().add_(eps), group["differentiable"], beta2)
             sub_ratio_(param, m, u, lr / bias_correction(beta1, t), group)
 
-    def update_foreach(self, group, params, grads, states):
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         steps = self.advance_steps(group, params, states)
         grads = weight_decay_foreach(params, grads, lr, group["weight_decay"])

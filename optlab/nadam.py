@@ -1,24 +1,6 @@
 r"""NAdam（Dozat, 2016，*Incorporating Nesterov Momentum into Adam*）：把 Nesterov 动量放进 Adam。
 
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0: \begin{cases}
-        \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) & \text{decoupled\_weight\_decay} \\
-        g_t \leftarrow g_t + \lambda\theta_{t-1} & \text{否则（L2 正则）} \end{cases} \\
-    & \mu_t \leftarrow \beta_1\bigl(1 - \tfrac12\, 0.96^{t\psi}\bigr), \qquad
-      \mu_{t+1} \leftarrow \beta_1\bigl(1 - \tfrac12\, 0.96^{(t+1)\psi}\bigr) \\
-    & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
-    & v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
-    & \hat m_t \leftarrow \frac{\mu_{t+1} m_t}{1 - \prod_{i=1}^{t+1}\mu_i}
-        + \frac{(1-\mu_t)\, g_t}{1 - \prod_{i=1}^{t}\mu_i} \\
-    & \hat v_t \leftarrow v_t / (1-\beta_2^t) \\
-    & \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
-    \end{aligned}
-
-:math:`\psi` 是动量衰减 ``momentum_decay``：动量系数 :math:`\mu_t` 随步数从 :math:`\beta_1/2`
-慢慢升到 :math:`\beta_1`（一种动量预热）。连乘 :math:`\prod_{i\le t}\mu_i` 存在状态 ``mu_product`` 里。
-“Nesterov”体现在 :math:`\hat m_t` 用的是下一步的系数 :math:`\mu_{t+1}`——先往前看一步。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
@@ -42,12 +24,35 @@ from ._ops import (
     weight_decay,
     weight_decay_foreach,
 )
-from .optimizer import Optimizer, scalar_dtype
+from .optimizer import Group, Optimizer, States, Tensors, scalar_dtype
 
 __all__ = ["NAdam"]
 
 
 class NAdam(Optimizer):
+    r"""NAdam（Dozat, 2016，*Incorporating Nesterov Momentum into Adam*）：把 Nesterov 动量放进 Adam。
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0: \begin{cases}
+            \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) & \text{decoupled\_weight\_decay} \\
+            g_t \leftarrow g_t + \lambda\theta_{t-1} & \text{否则（L2 正则）} \end{cases} \\
+        & \mu_t \leftarrow \beta_1\bigl(1 - \tfrac12\, 0.96^{t\psi}\bigr), \qquad
+          \mu_{t+1} \leftarrow \beta_1\bigl(1 - \tfrac12\, 0.96^{(t+1)\psi}\bigr) \\
+        & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        & v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        & \hat m_t \leftarrow \frac{\mu_{t+1} m_t}{1 - \prod_{i=1}^{t+1}\mu_i}
+            + \frac{(1-\mu_t)\, g_t}{1 - \prod_{i=1}^{t}\mu_i} \\
+        & \hat v_t \leftarrow v_t / (1-\beta_2^t) \\
+        & \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+        \end{aligned}
+
+    :math:`\psi` 是动量衰减 ``momentum_decay``：动量系数 :math:`\mu_t` 随步数从 :math:`\beta_1/2`
+    慢慢升到 :math:`\beta_1`（一种动量预热）。连乘 :math:`\prod_{i\le t}\mu_i` 存在状态 ``mu_product`` 里。
+    “Nesterov”体现在 :math:`\hat m_t` 用的是下一步的系数 :math:`\mu_{t+1}`——先往前看一步。
+    """
+
     def __init__(
         self,
         params,
@@ -82,7 +87,7 @@ class NAdam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         # mu_product 与 step 一样是标量；capturable 时要和参数在同一设备上
         device = param.device if group["capturable"] else None
         return {
@@ -121,7 +126,7 @@ class NAdam(Optimizer):
         # 与 torch 一样：differentiable 时超参数保持张量，但 t 只在 capturable 时保持张量
         return bool(group["capturable"] or group["differentiable"]), bool(group["capturable"])
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, (beta1, beta2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
         keep = group["keep_tensors"]
         steps = self.advance_steps(group, params, states)
@@ -137,7 +142,9 @@ class NAdam(Optimizer):
             sub_ratio_(param, grad, denom, lr * (1 - mu) / (1 - prod), group)
             sub_ratio_(param, m, denom, lr * mu_next / (1 - prod * mu_next), group)
 
-    def update_foreach(self, group, params, grads, states):
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         lr, (beta1, beta2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
         steps = self.advance_steps(group, params, states)
         grads = weight_decay_foreach(

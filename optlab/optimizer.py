@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
@@ -24,6 +25,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from ._checks import check_fused_params
+from ._docs import args_section
 from ._ops import as_float, to_scalar
 
 __all__ = ["Optimizer", "required"]
@@ -37,6 +39,11 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
+
+#: update 的参数类型：参数组（已由 hyperparams 整理）、张量列表、每个参数的状态
+Group = dict[str, Any]
+Tensors = list[torch.Tensor]
+States = list[dict[str, Any]]
 
 _FOREACH_DEVICES = ("cuda", "xpu")
 _CAPTURABLE_DEVICES = ("cuda", "xpu", "hpu")
@@ -130,6 +137,9 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("optlab.") and cls.__dict__.get("__doc__"):
+            # 类的文档字符串是算法框与说明；Args 一节按签名从 optlab._docs 的表生成
+            cls.__doc__ = inspect.cleandoc(cls.__doc__) + "\n\n" + args_section(cls)
         step = cls.__dict__.get("step")
         if step is not None and not getattr(step, "_optlab_hooked", False):
             cls.step = _run_step_with_hooks(step)

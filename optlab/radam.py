@@ -1,25 +1,6 @@
 r"""RAdam（Liu et al., 2020，*On the Variance of the Adaptive Learning Rate and Beyond*）：整流的 Adam。
 
-.. math::
-    \begin{aligned}
-    & \rho_\infty \leftarrow 2/(1-\beta_2) - 1 \\
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0: \begin{cases}
-        \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) & \text{decoupled\_weight\_decay} \\
-        g_t \leftarrow g_t + \lambda\theta_{t-1} & \text{否则（L2 正则）} \end{cases} \\
-    & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
-    & v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
-    & \hat m_t \leftarrow m_t / (1-\beta_1^t) \\
-    & \rho_t \leftarrow \rho_\infty - 2t\beta_2^t / (1-\beta_2^t) \\
-    & \textbf{if } \rho_t > 5: \\
-    & \quad l_t \leftarrow \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon), \qquad
-        r_t \leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}} \\
-    & \quad \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t\, r_t\, l_t \\
-    & \textbf{else}: \; \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t
-    \end{aligned}
-
-:math:`\rho_t` 估计“二阶矩平均了多少个样本”。前几步样本太少，自适应分母的方差很大，
-于是先退化成带动量的 SGD；:math:`\rho_t > 5` 之后再打开自适应学习率，并用 :math:`r_t` 修正方差。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
@@ -43,7 +24,7 @@ from ._ops import (
     weight_decay,
     weight_decay_foreach,
 )
-from .optimizer import Optimizer
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["RAdam"]
 
@@ -60,6 +41,30 @@ def _adaptive_lr(exp_avg_sq, beta2, step, eps, differentiable):
 
 
 class RAdam(Optimizer):
+    r"""RAdam（Liu et al., 2020，*On the Variance of the Adaptive Learning Rate and Beyond*）：整流的 Adam。
+
+    .. math::
+        \begin{aligned}
+        & \rho_\infty \leftarrow 2/(1-\beta_2) - 1 \\
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0: \begin{cases}
+            \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) & \text{decoupled\_weight\_decay} \\
+            g_t \leftarrow g_t + \lambda\theta_{t-1} & \text{否则（L2 正则）} \end{cases} \\
+        & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        & v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        & \hat m_t \leftarrow m_t / (1-\beta_1^t) \\
+        & \rho_t \leftarrow \rho_\infty - 2t\beta_2^t / (1-\beta_2^t) \\
+        & \textbf{if } \rho_t > 5: \\
+        & \quad l_t \leftarrow \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon), \qquad
+            r_t \leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}} \\
+        & \quad \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t\, r_t\, l_t \\
+        & \textbf{else}: \; \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t
+        \end{aligned}
+
+    :math:`\rho_t` 估计“二阶矩平均了多少个样本”。前几步样本太少，自适应分母的方差很大，
+    于是先退化成带动量的 SGD；:math:`\rho_t > 5` 之后再打开自适应学习率，并用 :math:`r_t` 修正方差。
+    """
+
     def __init__(
         self,
         params,
@@ -91,7 +96,7 @@ class RAdam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         return {
             "step": self.new_step_counter(group, param),
             "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
@@ -120,7 +125,7 @@ class RAdam(Optimizer):
                 "betas[1] as a Tensor is not supported for capturable=False and foreach=True"
             )
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         steps = self.advance_steps(group, params, states)
         for param, grad, state, t in zip(params, grads, states, steps):
@@ -148,7 +153,9 @@ class RAdam(Optimizer):
             else:
                 param.sub_(m / bias_correction1 * lr)
 
-    def update_foreach(self, group, params, grads, states):
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         keep_tensors = group["keep_tensors"]
         steps = self.advance_steps(group, params, states)

@@ -1,33 +1,42 @@
-r"""RMSprop（Hinton 课程讲义，2012）：用梯度平方的指数滑动平均来缩放步长。
+r"""RMSprop（Hinton 课程讲义，2012）：用梯度平方的指数移动平均来缩放步长。
 
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
-    & v_t \leftarrow \alpha v_{t-1} + (1-\alpha) g_t^2, \qquad \tilde v_t \leftarrow v_t \\
-    & \textbf{if centered}:\; \bar g_t \leftarrow \alpha \bar g_{t-1} + (1-\alpha) g_t,\;
-        \tilde v_t \leftarrow \tilde v_t - \bar g_t^2 \\
-    & \textbf{if } \mu > 0:\; b_t \leftarrow \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon),\;
-        \theta_t \leftarrow \theta_{t-1} - \gamma b_t \\
-    & \textbf{else}:\; \theta_t \leftarrow \theta_{t-1} - \gamma\, g_t / (\sqrt{\tilde v_t} + \epsilon)
-    \end{aligned}
-
-出处：Hinton《Neural Networks for Machine Learning》第 6e 讲；centered 版本见 Graves (2013)
-*Generating Sequences With Recurrent Neural Networks*。注意 :math:`\epsilon` 加在根号外面。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 
 from ._checks import check_eps, check_lr, check_non_negative
 from ._ops import as_float
-from .optimizer import Optimizer
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["RMSprop"]
 
 
 class RMSprop(Optimizer):
+    r"""RMSprop（Hinton 课程讲义，2012）：用梯度平方的指数移动平均来缩放步长。
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+        & v_t \leftarrow \alpha v_{t-1} + (1-\alpha) g_t^2, \qquad \tilde v_t \leftarrow v_t \\
+        & \textbf{if centered}:\; \bar g_t \leftarrow \alpha \bar g_{t-1} + (1-\alpha) g_t,\;
+            \tilde v_t \leftarrow \tilde v_t - \bar g_t^2 \\
+        & \textbf{if } \mu > 0:\; b_t \leftarrow \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon),\;
+            \theta_t \leftarrow \theta_{t-1} - \gamma b_t \\
+        & \textbf{else}:\; \theta_t \leftarrow \theta_{t-1} - \gamma\, g_t / (\sqrt{\tilde v_t} + \epsilon)
+        \end{aligned}
+
+    出处：Hinton《Neural Networks for Machine Learning》第 6e 讲；centered 版本见 Graves (2013)
+    *Generating Sequences With Recurrent Neural Networks*。注意 :math:`\epsilon` 加在根号外面。
+    """
+
+    arg_docs: ClassVar[dict[str, str]] = {"alpha": "α：梯度平方的指数移动平均系数（平滑常数）"}  # 与通用说明不同的参数（见 optlab._docs）
+
     def __init__(
         self,
         params,
@@ -61,7 +70,7 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         def zeros():
             return torch.zeros_like(param, memory_format=torch.preserve_format)
 
@@ -72,7 +81,7 @@ class RMSprop(Optimizer):
             state["grad_avg"] = zeros()
         return state
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         momentum, weight_decay = group["momentum"], group["weight_decay"]
         centered, differentiable = group["centered"], group["differentiable"]
@@ -101,7 +110,9 @@ class RMSprop(Optimizer):
             else:
                 param.addcdiv_(grad, avg, value=-lr)
 
-    def update_foreach(self, group, params, grads, states):
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         momentum, weight_decay = group["momentum"], group["weight_decay"]
         steps = [s["step"] for s in states]

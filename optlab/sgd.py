@@ -1,17 +1,6 @@
 r"""随机梯度下降（SGD），可选动量、Nesterov 动量与权重衰减。
 
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
-    & \textbf{if } \mu \ne 0: \\
-    & \quad b_t \leftarrow \begin{cases} g_t & t = 1 \\ \mu b_{t-1} + (1-\tau) g_t & t > 1 \end{cases} \\
-    & \quad g_t \leftarrow \begin{cases} g_t + \mu b_t & \text{nesterov} \\ b_t & \text{否则} \end{cases} \\
-    & \theta_t \leftarrow \theta_{t-1} - \gamma g_t
-    \end{aligned}
-
-其中 :math:`\gamma` 为学习率，:math:`\mu` 为动量，:math:`\tau` 为 dampening，:math:`\lambda` 为权重衰减。
-``fused=True`` 走与 foreach 相同的多张量路径，数值与 foreach 一致。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
@@ -20,12 +9,28 @@ import torch
 
 from ._checks import check_fused_flags, check_fused_params, check_lr, check_non_negative
 from ._ops import as_float, needs_grad, weight_decay, weight_decay_foreach
-from .optimizer import Optimizer
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
+    r"""随机梯度下降（SGD），可选动量、Nesterov 动量与权重衰减。
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+        & \textbf{if } \mu \ne 0: \\
+        & \quad b_t \leftarrow \begin{cases} g_t & t = 1 \\ \mu b_{t-1} + (1-\tau) g_t & t > 1 \end{cases} \\
+        & \quad g_t \leftarrow \begin{cases} g_t + \mu b_t & \text{nesterov} \\ b_t & \text{否则} \end{cases} \\
+        & \theta_t \leftarrow \theta_{t-1} - \gamma g_t
+        \end{aligned}
+
+    其中 :math:`\gamma` 为学习率，:math:`\mu` 为动量，:math:`\tau` 为 dampening，:math:`\lambda` 为权重衰减。
+    ``fused=True`` 走与 foreach 相同的多张量路径，数值与 foreach 一致。
+    """
+
     complex_as_real = False  # SGD 的运算都是线性的，复数参数可以直接更新
     supports_sparse_grad = True
     foreach_rejects_differentiable = False  # torch 的 SGD foreach 路径不检查 differentiable
@@ -63,13 +68,13 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
         check_fused_flags(fused, foreach, differentiable)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         # 没有动量时 SGD 不保存任何状态；动量缓冲在第一步用梯度本身初始化
         return {} if group["momentum"] != 0 else None
 
     scalar_hyperparams = ("lr", "weight_decay")
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         for param, grad, state in zip(params, grads, states):
             grad = weight_decay(param, grad, lr, group["weight_decay"])
@@ -85,7 +90,9 @@ class SGD(Optimizer):
             else:
                 param.add_(grad, alpha=-lr)
 
-    def update_foreach(self, group, params, grads, states):
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         if group["fused"]:
             check_fused_params(params)
         lr, momentum, dampening = as_float(group["lr"]), group["momentum"], group["dampening"]

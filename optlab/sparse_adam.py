@@ -1,22 +1,6 @@
 r"""SparseAdam：只在稀疏梯度出现的位置上做 Adam（“带掩码的 Adam”）。
 
-参数是稠密的，梯度是稀疏布局（例如 ``nn.Embedding(sparse=True)`` 的梯度）。设本步梯度里出现的
-下标集合为 :math:`S`，只有这些位置的一阶矩、二阶矩和参数会变，其他位置原封不动：
-
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{稀疏；maximize 时取 } -g_t) \\
-    & m_t[S] \leftarrow \beta_1 m_{t-1}[S] + (1-\beta_1)\, g_t[S] \\
-    & v_t[S] \leftarrow \beta_2 v_{t-1}[S] + (1-\beta_2)\, g_t[S]^2 \\
-    & \theta_t[S] \leftarrow \theta_{t-1}[S] - \gamma\,
-        \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}\cdot
-        \frac{m_t[S]}{\sqrt{v_t[S]} + \epsilon}
-    \end{aligned}
-
-偏差修正里的 t 是这个参数被更新的次数（状态里的 ``step``，与 torch 一样是 Python 整数），
-不是某一行被更新的次数——所以很少出现的行，修正系数并不“准确”，这是近似的代价。
-与 torch 一样：稀疏布局里“存在”的值都当作非零，不检查它们是不是真的为 0。
-算法来自 Adam（Kingma & Ba, 2015）。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
@@ -25,12 +9,33 @@ import torch
 
 from ._checks import check_beta_range
 from ._ops import bias_correction
-from .optimizer import Optimizer
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["SparseAdam"]
 
 
 class SparseAdam(Optimizer):
+    r"""SparseAdam：只在稀疏梯度出现的位置上做 Adam（“带掩码的 Adam”）。
+
+    参数是稠密的，梯度是稀疏布局（例如 ``nn.Embedding(sparse=True)`` 的梯度）。设本步梯度里出现的
+    下标集合为 :math:`S`，只有这些位置的一阶矩、二阶矩和参数会变，其他位置原封不动：
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{稀疏；maximize 时取 } -g_t) \\
+        & m_t[S] \leftarrow \beta_1 m_{t-1}[S] + (1-\beta_1)\, g_t[S] \\
+        & v_t[S] \leftarrow \beta_2 v_{t-1}[S] + (1-\beta_2)\, g_t[S]^2 \\
+        & \theta_t[S] \leftarrow \theta_{t-1}[S] - \gamma\,
+            \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}\cdot
+            \frac{m_t[S]}{\sqrt{v_t[S]} + \epsilon}
+        \end{aligned}
+
+    偏差修正里的 t 是这个参数被更新的次数（状态里的 ``step``，与 torch 一样是 Python 整数），
+    不是某一行被更新的次数——所以很少出现的行，修正系数并不“准确”，这是近似的代价。
+    与 torch 一样：稀疏布局里“存在”的值都当作非零，不检查它们是不是真的为 0。
+    算法来自 Adam（Kingma & Ba, 2015）。
+    """
+
     complex_as_real = False  # 构造时已拒绝复数参数
     supports_sparse_grad = True
 
@@ -68,14 +73,14 @@ class SparseAdam(Optimizer):
                 )
         return super().collect(group)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         return {
             "step": 0,
             "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
             "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format),
         }
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
