@@ -42,7 +42,7 @@ def to_scalar(x: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- 权重衰减
-def weight_decay(
+def apply_weight_decay(
     param: torch.Tensor, grad: torch.Tensor, lr: Any, weight_decay: Any, decoupled: bool = False
 ) -> torch.Tensor:
     r""":math:`\lambda \ne 0` 时：解耦 :math:`\theta \leftarrow \theta(1-\gamma\lambda)`（原地），
@@ -57,7 +57,7 @@ def weight_decay(
     return grad.add(param, alpha=weight_decay)
 
 
-def weight_decay_foreach(
+def apply_weight_decay_foreach(
     params: Tensors, grads: Tensors, lr: Any, weight_decay: Any, decoupled: bool = False
 ) -> Tensors:
     """:func:`weight_decay` 的 foreach 形式。"""

@@ -10,7 +10,7 @@ from typing import ClassVar
 import torch
 
 from ._checks import check_eps, check_lr, check_non_negative
-from ._ops import as_float
+from ._ops import apply_weight_decay, apply_weight_decay_foreach, as_float, ema_sq_
 from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Adadelta"]
@@ -33,6 +33,8 @@ class Adadelta(Optimizer):
     状态 ``square_avg`` 即 :math:`v`，``acc_delta`` 即 :math:`u`；两个 :math:`\epsilon` 都在根号里面，
     分子的单位与参数相同，所以默认学习率 :math:`\gamma = 1`。
     """
+
+    number_hyperparams = ("rho", "weight_decay")  # torch 的 for-loop 把它们当作数用
 
     arg_docs: ClassVar[dict[str, str]] = {"lr": "缩放更新量 Δx 的系数 γ"}  # 与通用说明不同的参数（见 optlab._docs）
 
@@ -75,21 +77,18 @@ class Adadelta(Optimizer):
 
     def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
-        weight_decay, differentiable = group["weight_decay"], group["differentiable"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
-            if weight_decay != 0:
-                grad = grad.add(param, alpha=weight_decay)
-            square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-            square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
-            std = square_avg.add(eps).sqrt_()
-            delta = acc_delta.add(eps).sqrt_()
-            if differentiable:  # sqrt 的输出要留给反向传播，不能原地改
+            grad = apply_weight_decay(param, grad, lr, group["weight_decay"])
+            v = ema_sq_(state["square_avg"], grad, rho)
+            std = v.add(eps).sqrt_()
+            delta = state["acc_delta"].add(eps).sqrt_()
+            if group["differentiable"]:  # sqrt 的输出要留给反向传播，不能原地改
                 delta = delta / std * grad
             else:
                 delta.div_(std).mul_(grad)
-            acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+            ema_sq_(state["acc_delta"], delta, rho)
             param.add_(delta, alpha=-lr)
 
     def update_foreach(
@@ -103,8 +102,7 @@ class Adadelta(Optimizer):
         acc_deltas = [s["acc_delta"] for s in states]
 
         torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        grads = apply_weight_decay_foreach(params, grads, lr, weight_decay)
         torch._foreach_mul_(square_avgs, rho)
         torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - rho)
         std = torch._foreach_add(square_avgs, eps)

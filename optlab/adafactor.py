@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import torch
 
-from ._ops import as_float
+from ._ops import apply_weight_decay, apply_weight_decay_foreach, as_float
 from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Adafactor"]
@@ -129,8 +129,7 @@ class Adafactor(Optimizer):
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
             one_minus_beta2, alpha = self._schedule(group, state["step"].item(), param)
-            if weight_decay != 0:
-                param.mul_(1 - lr * weight_decay)
+            apply_weight_decay(param, grad, lr, weight_decay, decoupled=True)
 
             if grad.dim() > 1:
                 row_var, col_var = state["row_var"], state["col_var"]
@@ -159,8 +158,7 @@ class Adafactor(Optimizer):
         one_minus_beta2s, alphas = zip(
             *(self._schedule(group, s.item(), p) for s, p in zip(steps, params))
         )
-        if weight_decay != 0:
-            torch._foreach_mul_(params, 1 - lr * weight_decay)
+        apply_weight_decay_foreach(params, grads, lr, weight_decay, decoupled=True)
 
         var_estimates: list[torch.Tensor | None] = [None] * len(params)
         matrix = [i for i, g in enumerate(grads) if g.dim() > 1]

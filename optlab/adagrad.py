@@ -14,7 +14,7 @@ from ._checks import (
     check_lr,
     check_non_negative,
 )
-from ._ops import as_float
+from ._ops import add_eps, apply_weight_decay, apply_weight_decay_foreach, as_float
 from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Adagrad"]
@@ -37,6 +37,8 @@ class Adagrad(Optimizer):
     状态 ``sum`` 在构造优化器时就建好（与 torch 相同，state_dict 立刻可见）。
     稀疏梯度（如 ``nn.Embedding(sparse=True)``）只更新出现过的行；``fused=True`` 走 foreach 路径。
     """
+
+    number_hyperparams = ("weight_decay",)  # torch 的 for-loop 把它们当作数用
 
     supports_sparse_grad = True
 
@@ -109,12 +111,9 @@ class Adagrad(Optimizer):
                     )
                 self._sparse_update(param, grad, state_sum, clr, eps)
                 continue
-            if weight_decay != 0:
-                grad = grad.add(param, alpha=weight_decay)
+            grad = apply_weight_decay(param, grad, lr, weight_decay)
             state_sum.addcmul_(grad, grad, value=1)
-            std = state_sum.sqrt()
-            # differentiable 时不能原地改 sqrt 的输出（反向传播要用它）
-            std = std + eps if differentiable else std.add_(eps)
+            std = add_eps(state_sum.sqrt(), eps, differentiable)
             param.addcdiv_(grad, std, value=-clr)
 
     @staticmethod
@@ -141,8 +140,7 @@ class Adagrad(Optimizer):
         sums = [s["sum"] for s in states]
 
         torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        grads = apply_weight_decay_foreach(params, grads, lr, weight_decay)
         torch._foreach_addcmul_(sums, grads, grads, 1)
         std = torch._foreach_sqrt(sums)
         torch._foreach_add_(std, eps)

@@ -20,6 +20,8 @@ from ._ops import (
     adam_moments_,
     adam_moments_foreach_,
     add_eps,
+    apply_weight_decay,
+    apply_weight_decay_foreach,
     as_float,
     bias_correction,
     running_max_,
@@ -27,8 +29,6 @@ from ._ops import (
     sub_ratio_,
     sub_ratio_foreach_,
     to_scalar,
-    weight_decay,
-    weight_decay_foreach,
 )
 from .optimizer import Group, Optimizer, States, Tensors
 
@@ -122,7 +122,7 @@ class Adam(Optimizer):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         steps = self.advance_steps(group, params, states)
         for param, grad, state, t in zip(params, grads, states, steps):
-            grad = weight_decay(
+            grad = apply_weight_decay(
                 param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
             )
             m, v = adam_moments_(state, grad, beta1, beta2)
@@ -139,7 +139,7 @@ class Adam(Optimizer):
             check_fused_params(params)
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         steps = self.advance_steps(group, params, states)
-        grads = weight_decay_foreach(
+        grads = apply_weight_decay_foreach(
             params, grads, lr, group["weight_decay"], group["decoupled_weight_decay"]
         )
         ms, vs = adam_moments_foreach_(states, grads, beta1, beta2)

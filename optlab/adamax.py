@@ -12,9 +12,10 @@ from ._checks import (
     check_eps,
     check_lr,
     check_non_negative,
-    reject_tensors_as_numbers,
 )
 from ._ops import (
+    apply_weight_decay,
+    apply_weight_decay_foreach,
     bias_correction,
     ema_,
     ema_foreach_,
@@ -22,8 +23,6 @@ from ._ops import (
     running_max_foreach_,
     sub_ratio_,
     sub_ratio_foreach_,
-    weight_decay,
-    weight_decay_foreach,
 )
 from .optimizer import Group, Optimizer, States, Tensors
 
@@ -82,6 +81,8 @@ class Adamax(Optimizer):
             "exp_inf": torch.zeros_like(param, memory_format=torch.preserve_format),
         }
 
+    number_hyperparams = ("lr", "betas[0]", "weight_decay")  # 步长 lr/(1-β₁ᵗ) 与 λ 被当作数用
+
     def check_step_inputs(self, group, foreach):
         super().check_step_inputs(group, foreach)
         if foreach and not group["capturable"] and isinstance(group["betas"][0], torch.Tensor):
@@ -89,8 +90,6 @@ class Adamax(Optimizer):
             raise TypeError(
                 "betas[0] as a Tensor is not supported for capturable=False and foreach=True"
             )
-        if not foreach:  # torch 的 for-loop 把步长 lr/(1-β₁ᵗ)、λ 当作数用
-            reject_tensors_as_numbers(group, ("lr", "betas[0]", "weight_decay"))
 
     scalar_hyperparams = ("lr", "betas", "eps", "weight_decay")
 
@@ -102,7 +101,7 @@ class Adamax(Optimizer):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         steps = self.advance_steps(group, params, states)
         for param, grad, state, t in zip(params, grads, states, steps):
-            grad = weight_decay(param, grad, lr, group["weight_decay"])
+            grad = apply_weight_decay(param, grad, lr, group["weight_decay"])
             m = ema_(state["exp_avg"], grad, beta1)
             u = running_max_(state["exp_inf"], grad.abs().add_(eps), group["differentiable"], beta2)
             sub_ratio_(param, m, u, lr / bias_correction(beta1, t), group)
@@ -112,7 +111,7 @@ class Adamax(Optimizer):
     ) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         steps = self.advance_steps(group, params, states)
-        grads = weight_decay_foreach(params, grads, lr, group["weight_decay"])
+        grads = apply_weight_decay_foreach(params, grads, lr, group["weight_decay"])
         ms = ema_foreach_([s["exp_avg"] for s in states], grads, beta1)
         bounds = torch._foreach_abs(grads)
         torch._foreach_add_(bounds, eps)

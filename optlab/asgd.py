@@ -10,7 +10,7 @@ from typing import ClassVar
 import torch
 
 from ._checks import check_lr, check_non_negative
-from ._ops import as_float
+from ._ops import apply_weight_decay, apply_weight_decay_foreach, as_float
 from .optimizer import Group, Optimizer, States, Tensors, scalar_dtype
 
 __all__ = ["ASGD"]
@@ -36,6 +36,8 @@ class ASGD(Optimizer):
     （在 :math:`t_0` 之前 :math:`\mu=1`，``ax`` 只是参数的拷贝；之后它是从 :math:`t_0` 起所有参数的算术平均）。
     注意：``step`` 只更新参数，平均值 ``ax`` 需要用户自己从 ``optimizer.state`` 里取出来用。
     """
+
+    number_hyperparams = ("weight_decay",)  # torch 的 for-loop 把它们当作数用
 
     arg_docs: ClassVar[dict[str, str]] = {"alpha": "α：步长 η_t 衰减的幂次", "lambd": "λ：衰减项，同时出现在参数收缩与步长衰减里"}  # 与通用说明不同的参数（见 optlab._docs）
 
@@ -104,8 +106,7 @@ class ASGD(Optimizer):
         for param, grad, state in zip(params, grads, states):
             step_t, eta, mu, ax = state["step"], state["eta"], state["mu"], state["ax"]
             step_t += 1
-            if weight_decay != 0:
-                grad = grad.add(param, alpha=weight_decay)
+            grad = apply_weight_decay(param, grad, None, weight_decay)
 
             if capturable:  # eta 留在设备上，不同步到 CPU
                 param.mul_(1 - lambd * eta)
@@ -132,8 +133,7 @@ class ASGD(Optimizer):
         etas, mus, axs = ([s[k] for s in states] for k in ("eta", "mu", "ax"))
 
         torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        grads = apply_weight_decay_foreach(params, grads, None, weight_decay)
         # θ(1 - λη) - ηg = θ - η(g + λθ)：合成一次 addcmul；η、μ 直接用状态张量，不必逐个 .item()
         decayed_grads = torch._foreach_add(grads, params, alpha=lambd)
         torch._foreach_addcmul_(params, decayed_grads, etas, value=-1)

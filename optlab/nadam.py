@@ -18,11 +18,11 @@ from ._ops import (
     adam_moments_,
     adam_moments_foreach_,
     add_eps,
+    apply_weight_decay,
+    apply_weight_decay_foreach,
     bias_correction,
     sub_ratio_,
     sub_ratio_foreach_,
-    weight_decay,
-    weight_decay_foreach,
 )
 from .optimizer import Group, Optimizer, States, Tensors, scalar_dtype
 
@@ -131,7 +131,7 @@ class NAdam(Optimizer):
         keep = group["keep_tensors"]
         steps = self.advance_steps(group, params, states)
         for param, grad, state, t in zip(params, grads, states, steps):
-            grad = weight_decay(
+            grad = apply_weight_decay(
                 param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
             )
             mu, mu_next = self._momentum(beta1, t, psi), self._momentum(beta1, t + 1, psi)
@@ -147,7 +147,7 @@ class NAdam(Optimizer):
     ) -> None:
         lr, (beta1, beta2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
         steps = self.advance_steps(group, params, states)
-        grads = weight_decay_foreach(
+        grads = apply_weight_decay_foreach(
             params, grads, lr, group["weight_decay"], group["decoupled_weight_decay"]
         )
         ms, vs = adam_moments_foreach_(states, grads, beta1, beta2)

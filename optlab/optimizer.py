@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from ._checks import check_fused_params
+from ._checks import check_fused_params, reject_tensors_as_numbers
 from ._docs import args_section
 from ._ops import as_float, to_scalar
 
@@ -323,10 +323,15 @@ class Optimizer:
     #: foreach 算子不支持自动求导：differentiable 时走 foreach 路径就报错（与 torch 一样）
     foreach_rejects_differentiable: bool = True
 
+    #: torch 的 for-loop 把这些超参数当作数传给 alpha=/value=：张量须是 0 维且（求导时）不要求梯度
+    number_hyperparams: tuple[str, ...] = ()
+
     def check_step_inputs(self, group: dict[str, Any], foreach: bool) -> None:
         """step 时、整理超参数之前，与 torch 一样拒绝所选路径不支持的输入；子类可追加检查。"""
         if foreach and self.foreach_rejects_differentiable and group.get("differentiable"):
             raise AssertionError("_foreach ops don't support autograd")
+        if not foreach and self.number_hyperparams:
+            reject_tensors_as_numbers(group, self.number_hyperparams)
 
     # ------------------------------------------------------------------ 超参数与步数
     #: 不保持张量时（见 tensor_policy），在 update 之前取成 Python 数的超参数；betas 之类的元组逐项取

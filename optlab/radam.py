@@ -14,15 +14,14 @@ from ._checks import (
     check_eps,
     check_lr,
     check_non_negative,
-    reject_tensors_as_numbers,
 )
 from ._ops import (
     adam_moments_,
     adam_moments_foreach_,
     add_eps,
+    apply_weight_decay,
+    apply_weight_decay_foreach,
     bias_correction,
-    weight_decay,
-    weight_decay_foreach,
 )
 from .optimizer import Group, Optimizer, States, Tensors
 
@@ -115,10 +114,10 @@ class RAdam(Optimizer):
         # 与 torch 一样：differentiable 时超参数保持张量，但 t 只在 capturable 时保持张量
         return bool(group["capturable"] or group["differentiable"]), bool(group["capturable"])
 
+    number_hyperparams = ("betas[1]", "weight_decay")
+
     def check_step_inputs(self, group, foreach):
         super().check_step_inputs(group, foreach)
-        if not foreach:  # torch 的 for-loop 把 β₂、λ 当作数用（value=/alpha=）
-            reject_tensors_as_numbers(group, ("betas[1]", "weight_decay"))
         if foreach and not group["capturable"] and isinstance(group["betas"][1], torch.Tensor):
             # torch 的 foreach 路径此时报 RuntimeError；同一输入同一异常类型
             raise RuntimeError(
@@ -129,7 +128,7 @@ class RAdam(Optimizer):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         steps = self.advance_steps(group, params, states)
         for param, grad, state, t in zip(params, grads, states, steps):
-            grad = weight_decay(
+            grad = apply_weight_decay(
                 param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
             )
             m, v = adam_moments_(state, grad, beta1, beta2)
@@ -159,7 +158,7 @@ class RAdam(Optimizer):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         keep_tensors = group["keep_tensors"]
         steps = self.advance_steps(group, params, states)
-        grads = weight_decay_foreach(
+        grads = apply_weight_decay_foreach(
             params, grads, lr, group["weight_decay"], group["decoupled_weight_decay"]
         )
         exp_avgs, exp_avg_sqs = adam_moments_foreach_(states, grads, beta1, beta2)

@@ -10,7 +10,7 @@ from typing import ClassVar
 import torch
 
 from ._checks import check_eps, check_lr, check_non_negative
-from ._ops import as_float
+from ._ops import add_eps, apply_weight_decay, apply_weight_decay_foreach, as_float, ema_, ema_sq_
 from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["RMSprop"]
@@ -34,6 +34,8 @@ class RMSprop(Optimizer):
     出处：Hinton《Neural Networks for Machine Learning》第 6e 讲；centered 版本见 Graves (2013)
     *Generating Sequences With Recurrent Neural Networks*。注意 :math:`\epsilon` 加在根号外面。
     """
+
+    number_hyperparams = ("alpha", "weight_decay")  # torch 的 for-loop 把它们当作数用
 
     arg_docs: ClassVar[dict[str, str]] = {"alpha": "α：梯度平方的指数移动平均系数（平滑常数）"}  # 与通用说明不同的参数（见 optlab._docs）
 
@@ -82,27 +84,22 @@ class RMSprop(Optimizer):
         return state
 
     def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
-        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        momentum, weight_decay = group["momentum"], group["weight_decay"]
-        centered, differentiable = group["centered"], group["differentiable"]
+        lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        differentiable = group["differentiable"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
-            if weight_decay != 0:
-                grad = grad.add(param, alpha=weight_decay)
-            square_avg = state["square_avg"]
-            square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
-            if centered:
-                grad_avg = state["grad_avg"]
-                grad_avg.lerp_(grad, 1 - alpha)
+            grad = apply_weight_decay(param, grad, lr, group["weight_decay"])
+            v = ema_sq_(state["square_avg"], grad, alpha)
+            if group["centered"]:
+                g_bar = ema_(state["grad_avg"], grad, alpha)
                 if differentiable:  # 下一步还会原地改 grad_avg，反向传播要用的是这一步的值
-                    grad_avg = grad_avg.clone()
+                    g_bar = g_bar.clone()
                 # 减去均值的平方 = 方差估计，比未中心化的二阶矩更小，步子更大
-                avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+                avg = v.addcmul(g_bar, g_bar, value=-1).sqrt_()
             else:
-                avg = square_avg.sqrt()
-            # differentiable 时不能原地改 sqrt 的输出（反向传播要用它）
-            avg = avg + eps if differentiable else avg.add_(eps)
+                avg = v.sqrt()
+            avg = add_eps(avg, eps, differentiable)
             if momentum > 0:
                 buf = state["momentum_buffer"]
                 buf.mul_(momentum).addcdiv_(grad, avg)
@@ -120,8 +117,7 @@ class RMSprop(Optimizer):
         square_avgs = [s["square_avg"] for s in states]
 
         torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        grads = apply_weight_decay_foreach(params, grads, lr, weight_decay)
         torch._foreach_mul_(square_avgs, alpha)
         torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - alpha)
         if group["centered"]:

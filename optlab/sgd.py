@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from ._checks import check_fused_flags, check_fused_params, check_lr, check_non_negative
-from ._ops import as_float, needs_grad, weight_decay, weight_decay_foreach
+from ._ops import apply_weight_decay, apply_weight_decay_foreach, as_float, needs_grad
 from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["SGD"]
@@ -77,7 +77,7 @@ class SGD(Optimizer):
     def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         for param, grad, state in zip(params, grads, states):
-            grad = weight_decay(param, grad, lr, group["weight_decay"])
+            grad = apply_weight_decay(param, grad, lr, group["weight_decay"])
             if momentum != 0:
                 buf = state.get("momentum_buffer")
                 if buf is None:
@@ -96,7 +96,7 @@ class SGD(Optimizer):
         if group["fused"]:
             check_fused_params(params)
         lr, momentum, dampening = as_float(group["lr"]), group["momentum"], group["dampening"]
-        grads = weight_decay_foreach(params, grads, lr, as_float(group["weight_decay"]))
+        grads = apply_weight_decay_foreach(params, grads, lr, as_float(group["weight_decay"]))
         if momentum != 0:
             # 已有缓冲的一起累积；第一次出现的缓冲直接取梯度本身
             running = [
