@@ -126,6 +126,12 @@ def ddp_demo(steps: int = 3, lr: float = 1e-2) -> dict[str, Any]:
     opt.step()
     train(ddp, opt, range(1, steps))
     reference = single_process_reference(optlab.AdamW, steps, lr=lr)
+
+    lonely = DDP(make_model().to(device))  # 反例：跳过 all-reduce，各自按本地梯度 step
+    lonely_opt = optlab.AdamW(lonely.parameters(), lr=lr)
+    with lonely.no_sync():
+        nn.functional.mse_loss(lonely(x_mine), y_mine).backward()
+    lonely_opt.step()
     return {
         "rank": dist.get_rank(),
         "samples": len(x_mine),
@@ -135,6 +141,7 @@ def ddp_demo(steps: int = 3, lr: float = 1e-2) -> dict[str, Any]:
         "params_same_on_all_ranks": same_on_all_ranks(flat(model.parameters())),
         "state_same_on_all_ranks": same_on_all_ranks(flat(optimizer_state(opt))),
         "diff_from_single_process": (flat(model.parameters()) - flat(reference.parameters())).abs().max().item(),
+        "params_same_without_allreduce": same_on_all_ranks(flat(lonely.parameters())),
         "memory": measure_memory(model, opt),
     }
 
