@@ -6,8 +6,10 @@ GPU 时用 NCCL），然后等待任务：:meth:`Cluster.run` 把同一个函数
 返回值按进程编号（rank）排成列表交回笔记本。进程只启动一次，之后的任务复用它们——spawn
 一个带 torch 的进程要好几秒。
 
-任何一个进程出错、意外退出，或超过时限没有交回结果，:meth:`Cluster.run` 都会终止全部进程并
-抛出 :class:`DistributedError`，错误信息说明是哪个进程、出了什么事——笔记本不会一直卡住。
+任何一个进程出错、意外退出，或超过时限没有交回结果，:meth:`Cluster.run` 都会抛出
+:class:`DistributedError`，错误信息说明是哪个进程、出了什么事——笔记本不会一直卡住。
+进程意外退出或超时时终止全部进程；报错时，若其余进程在几秒内都结束了这个任务，进程组保持可用，
+否则同样终止全部进程。
 被派发的函数必须能被导入（定义在模块里，而不是笔记本里）：spawn 出来的进程按名字找到它。
 """
 
@@ -21,7 +23,7 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Self
 
 import torch
 import torch.distributed as dist
@@ -74,7 +76,7 @@ def _serve(rank: int, world_size: int, port: int, backend: str, timeout_s: float
     try:
         dist.init_process_group(backend, rank=rank, world_size=world_size,
                                 timeout=timedelta(seconds=timeout_s))  # fmt: skip
-    except BaseException:
+    except Exception:  # noqa: BLE001 -- 任何错误都要交回父进程报告
         results.put(("error", rank, traceback.format_exc()))
         return
     results.put(("ready", rank, None))
@@ -82,7 +84,7 @@ def _serve(rank: int, world_size: int, port: int, backend: str, timeout_s: float
         fn, args, kwargs = job
         try:
             results.put(("ok", rank, fn(*args, **kwargs)))
-        except BaseException:
+        except Exception:  # noqa: BLE001 -- 任何错误都要交回父进程报告
             results.put(("error", rank, traceback.format_exc()))
     dist.destroy_process_group()
 
@@ -101,11 +103,14 @@ class Cluster:
             per_rank = cluster.run(ddp_demo, steps=3)   # [rank 0 的返回值, rank 1 的返回值]
 
     ``timeout`` 是每个任务的时限（秒），``start_timeout`` 是启动进程组的时限。
+    一个进程报错后，其余进程还有 ``error_grace`` 秒交回结果：都交回了，进程组保持可用；
+    否则（多半在等出错的进程参加集合通信）终止全部进程。
     """
 
     def __init__(self, world_size: int = 2, *, backend: str | None = None,
-                 timeout: float = 120.0, start_timeout: float = 180.0) -> None:  # fmt: skip
+                 timeout: float = 120.0, start_timeout: float = 180.0, error_grace: float = 3.0) -> None:  # fmt: skip
         self.world_size = world_size
+        self.error_grace = error_grace
         self.backend = backend or choose_backend(world_size)
         self.timeout = timeout
         self.start_timeout = start_timeout
@@ -118,7 +123,7 @@ class Cluster:
     def running(self) -> bool:
         return bool(self._procs)
 
-    def start(self) -> Cluster:
+    def start(self) -> Self:
         if self.running:
             return self
         ctx = mp.get_context("spawn")
@@ -129,7 +134,7 @@ class Cluster:
         self._procs = [
             ctx.Process(target=_serve, daemon=True,
                         args=(rank, self.world_size, port, self.backend, self.timeout,
-                              self._jobs[rank], self._results))  # fmt: skip
+                              self._jobs[rank], self._results))
             for rank in range(self.world_size)
         ]
         for proc in self._procs:
@@ -160,10 +165,10 @@ class Cluster:
                 proc.join()
         self._procs = []
 
-    def __enter__(self) -> Cluster:
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- 派发任务 ---------------------------------------------------------------
@@ -178,21 +183,16 @@ class Cluster:
 
     def _collect(self, kind: str, what: str, timeout: float) -> list[Any]:
         values: dict[int, Any] = {}
+        errors: dict[int, str] = {}  # rank → 回溯
         deadline = time.monotonic() + timeout
-        while len(values) < self.world_size:
+        while len(values) + len(errors) < self.world_size:
             if time.monotonic() > deadline:
-                waiting = sorted(set(range(self.world_size)) - set(values))
-                self._terminate()
-                ranks = "、".join(str(r) for r in waiting)
-                raise DistributedError(
-                    f"{what}超时：{timeout:g} 秒内第 {ranks} 号进程没有交回结果"
-                    f"（常见原因：各进程调用集合通信的次数或顺序不一致，有人在等一个永远不来的 all_reduce）。"
-                    f"已终止全部 {self.world_size} 个进程。"
-                )
+                break
             try:
                 status, rank, value = self._results.get(timeout=0.1)
             except queue.Empty:
-                dead = [r for r, p in enumerate(self._procs) if p.exitcode is not None and r not in values]
+                dead = [r for r, p in enumerate(self._procs)
+                        if p.exitcode is not None and r not in values and r not in errors]  # fmt: skip
                 if dead:
                     code = self._procs[dead[0]].exitcode
                     self._terminate()
@@ -202,11 +202,26 @@ class Cluster:
                     ) from None
                 continue
             if status == "error":
+                errors[rank] = value
+                # 其余进程可能正等着出错的进程参加集合通信：只再等它们一小会儿
+                deadline = min(deadline, time.monotonic() + self.error_grace)
+            else:
+                values[rank] = value
+        if errors:
+            rank, trace = min(errors.items())
+            healthy = len(values) + len(errors) == self.world_size
+            if not healthy:
                 self._terminate()
-                raise DistributedError(
-                    f"{what}失败：第 {rank} 号进程出错——{_last_line(value)}。"
-                    f"已终止全部 {self.world_size} 个进程。",
-                    value,
-                )
-            values[rank] = value
+            tail = ("其余进程都已结束这个任务，进程组仍可继续使用。" if healthy
+                    else f"其余进程没有结束，已终止全部 {self.world_size} 个进程。")  # fmt: skip
+            raise DistributedError(f"{what}失败：第 {rank} 号进程出错——{_last_line(trace)}。{tail}", trace)
+        if len(values) < self.world_size:
+            waiting = sorted(set(range(self.world_size)) - set(values))
+            self._terminate()
+            ranks = "、".join(str(r) for r in waiting)
+            raise DistributedError(
+                f"{what}超时：{timeout:g} 秒内第 {ranks} 号进程没有交回结果"
+                f"（常见原因：各进程调用集合通信的次数或顺序不一致，有人在等一个永远不来的 all_reduce）。"
+                f"已终止全部 {self.world_size} 个进程。"
+            )
         return [values[r] for r in range(self.world_size)]

@@ -61,20 +61,22 @@ def plot_memory(measured: Mapping[tuple[str, int], Memory], predicted: Mapping[t
 # 时间线：每种做法两条泳道（计算、通信），每块是 (泳道, 开始, 结束, 文字)
 _TIMELINES: dict[str, list[tuple[str, float, float, str]]] = {
     "DDP": [
-        ("计算", 0.0, 3.0, "前向"), ("计算", 3.0, 5.0, "反向（后半层）"), ("计算", 5.0, 7.0, "反向（前半层）"),
+        ("计算", 0.0, 3.0, "前向"), ("计算", 3.0, 5.0, "反向（后几层）"), ("计算", 5.0, 7.0, "反向（前几层）"),
         ("通信", 5.0, 6.6, "all-reduce 桶 2"), ("通信", 7.0, 8.6, "all-reduce 桶 1"),
-        ("计算", 8.6, 10.2, "step（全部参数）"),
+        ("计算", 8.6, 10.4, "step\n全部参数"),
     ],
     "ZeRO-1": [
-        ("计算", 0.0, 3.0, "前向"), ("计算", 3.0, 5.0, "反向（后半层）"), ("计算", 5.0, 7.0, "反向（前半层）"),
+        ("计算", 0.0, 3.0, "前向"), ("计算", 3.0, 5.0, "反向（后几层）"), ("计算", 5.0, 7.0, "反向（前几层）"),
         ("通信", 5.0, 6.6, "all-reduce 桶 2"), ("通信", 7.0, 8.6, "all-reduce 桶 1"),
-        ("计算", 8.6, 9.4, "step（自己那份）"), ("通信", 9.4, 10.6, "广播参数"),
+        ("计算", 8.6, 9.5, "step\n自己那份"), ("通信", 9.5, 10.9, "广播参数"),
     ],
     "FSDP2": [
-        ("通信", 0.0, 0.8, "all-gather"), ("计算", 0.8, 2.3, "前向 层1"), ("通信", 0.8, 1.6, "all-gather"),
-        ("计算", 2.3, 3.8, "前向 层2"), ("通信", 3.8, 4.6, "all-gather"), ("计算", 4.6, 6.0, "反向 层2"),
-        ("通信", 6.0, 7.2, "reduce-scatter"), ("计算", 6.0, 7.4, "反向 层1"), ("通信", 7.4, 8.6, "reduce-scatter"),
-        ("计算", 8.6, 9.4, "step（本地分片）"),
+        ("通信", 0.0, 0.8, "all-gather\n层1"), ("计算", 0.8, 2.3, "前向 层1"),
+        ("通信", 0.8, 1.6, "all-gather\n层2"), ("计算", 2.3, 3.8, "前向 层2"),
+        ("通信", 3.8, 4.6, "all-gather\n层2"), ("计算", 4.6, 6.1, "反向 层2"),
+        ("通信", 4.6, 5.4, "all-gather\n层1"), ("通信", 6.1, 7.3, "reduce-scatter\n层2"),
+        ("计算", 6.1, 7.6, "反向 层1"), ("通信", 7.6, 8.8, "reduce-scatter\n层1"),
+        ("计算", 8.8, 9.7, "step\n本地分片"),
     ],
 }  # fmt: skip
 _LANE_COLORS = {"计算": "#8c8c8c", "通信": "#c44e52"}
@@ -88,7 +90,8 @@ def plot_timeline():
             y = 1 if lane == "计算" else 0
             ax.broken_barh([(start, end - start)], (y - 0.38, 0.76), facecolors=_LANE_COLORS[lane],
                            edgecolor="white", alpha=0.85)  # fmt: skip
-            ax.text((start + end) / 2, y, text, ha="center", va="center", fontsize=7, color="white")
+            ax.text((start + end) / 2, y, text, ha="center", va="center", fontsize=6.5, color="white",
+                    linespacing=1.0)  # fmt: skip
         ax.set_yticks([0, 1])
         ax.set_yticklabels(["通信", "计算"])
         ax.set_ylim(-0.6, 1.6)

@@ -23,6 +23,7 @@ from .memory import measure_memory
 __all__ = [
     "GLOBAL_BATCH",
     "batch",
+    "crash_demo",
     "dcp_demo",
     "ddp_demo",
     "fail_demo",
@@ -30,6 +31,7 @@ __all__ = [
     "hang_demo",
     "make_model",
     "parity_demo",
+    "stuck_peer_demo",
     "zero_demo",
 ]
 
@@ -173,8 +175,12 @@ def zero_demo(steps: int = 3, lr: float = 1e-2) -> dict[str, Any]:
         sd = zero.state_dict()
         consolidated = {
             "entries": len(sd["state"]),
-            "bytes": sum(t.numel() * t.element_size() for s in sd["state"].values()
-                         for t in s.values() if torch.is_tensor(t)),  # fmt: skip
+            "bytes": sum(
+                t.numel() * t.element_size()
+                for s in sd["state"].values()
+                for t in s.values()
+                if torch.is_tensor(t)
+            ),
         }
     return {
         "rank": dist.get_rank(),
@@ -303,8 +309,23 @@ def fail_demo() -> str:
     return "ok"
 
 
+def stuck_peer_demo() -> str:
+    """1 号进程出错，0 号进程却还在 all_reduce 里等它。"""
+    if dist.get_rank() == 1:
+        raise ValueError("1 号进程出错，没有参加 all_reduce")
+    dist.all_reduce(torch.ones(1))
+    return "done"
+
+
 def hang_demo() -> str:
     """0 号进程做 all_reduce，1 号进程却直接返回：0 号进程会一直等下去。"""
     if dist.get_rank() == 0:
         dist.all_reduce(torch.ones(1))
     return "done"
+
+
+def crash_demo() -> str:
+    """1 号进程不报错、直接退出（像被系统杀掉一样），来不及交回任何消息。"""
+    if dist.get_rank() == 1:
+        os._exit(3)
+    return "ok"
