@@ -2,7 +2,7 @@
 分布式检查点保存 → 读回 → 接着训练等于一口气训练；进程出错、退出、卡住都在时限内收场。
 
 spawn 一个带 torch 的进程要好几秒，所以整个模块共用一个两进程的 ``Cluster``；
-会终止进程组的失败情形放在最后（之后的任务会自动重新启动进程组）。
+会终止进程组的失败情形放在最后（之后的作业会自动重新启动进程组）。
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def test_dcp_save_load_resume_equals_uninterrupted(cluster, tmp_path):
         assert "2.weight" in r["optim_state_keys"]
 
 
-# -- 失败情形（后三个会终止进程组，放在最后；之后的任务会自动重新启动进程组）--------------
+# -- 失败情形（后三个会终止进程组，放在最后；之后的作业会自动重新启动进程组）--------------
 def test_an_exception_in_one_rank_is_reported(cluster):
     with pytest.raises(DistributedError) as info:
         cluster.run(workers.fail_demo)

@@ -2,13 +2,13 @@
 
 笔记本里不能用 ``torchrun`` 这样的命令行，所以这里用 ``torch.multiprocessing`` 的 spawn 方式
 启动 ``world_size`` 个进程。每个进程先 ``init_process_group``（CPU 上用 gloo，每个进程各有一块
-GPU 时用 NCCL），然后等待任务：:meth:`Cluster.run` 把同一个函数发给所有进程，每个进程都执行它，
-返回值按进程编号（rank）排成列表交回笔记本。进程只启动一次，之后的任务复用它们——spawn
+GPU 时用 NCCL），然后等待作业：:meth:`Cluster.run` 把同一个函数发给所有进程，每个进程都执行它，
+返回值按进程编号（rank）排成列表交回笔记本。进程只启动一次，之后的作业复用它们——spawn
 一个带 torch 的进程要好几秒。
 
 任何一个进程出错、意外退出，或超过时限没有交回结果，:meth:`Cluster.run` 都会抛出
 :class:`DistributedError`，错误信息说明是哪个进程、出了什么事——笔记本不会一直卡住。
-进程意外退出或超时时终止全部进程；报错时，若其余进程在几秒内都结束了这个任务，进程组保持可用，
+进程意外退出或超时时终止全部进程；报错时，若其余进程在几秒内都结束了这个作业，进程组保持可用，
 否则同样终止全部进程。
 被派发的函数必须能被导入（定义在模块里，而不是笔记本里）：spawn 出来的进程按名字找到它。
 """
@@ -33,7 +33,7 @@ __all__ = ["Cluster", "DistributedError", "choose_backend", "current_device", "f
 
 
 class DistributedError(RuntimeError):
-    """分布式任务失败：某个进程报错、退出或超时。全部进程已被终止。
+    """分布式作业失败：某个进程报错、退出或超时。全部进程已被终止。
 
     ``summary`` 是一句中文说明；``details`` 是出错进程的回溯（超时或退出时为空）。
     """
@@ -67,7 +67,7 @@ def current_device() -> torch.device:
 
 def _serve(rank: int, world_size: int, port: int, backend: str, timeout_s: float,
            jobs: Any, results: Any) -> None:  # fmt: skip
-    """每个进程的主循环：加入进程组，然后逐个执行派来的任务，直到收到 ``None``。"""
+    """每个进程的主循环：加入进程组，然后逐个执行派来的作业，直到收到 ``None``。"""
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)  # 每个进程一个线程：2 核机器上两个进程互不抢核，结果也与核数无关
@@ -102,7 +102,7 @@ class Cluster:
         with Cluster(world_size=2) as cluster:
             per_rank = cluster.run(ddp_demo, steps=3)   # [rank 0 的返回值, rank 1 的返回值]
 
-    ``timeout`` 是每个任务的时限（秒），``start_timeout`` 是启动进程组的时限。
+    ``timeout`` 是每个作业的时限（秒），``start_timeout`` 是启动进程组的时限。
     一个进程报错后，其余进程还有 ``error_grace`` 秒交回结果：都交回了，进程组保持可用；
     否则（多半在等出错的进程参加集合通信）终止全部进程。
     """
@@ -130,7 +130,7 @@ class Cluster:
         port = free_port()
         self._results = ctx.Queue()
         self._jobs = [ctx.Queue() for _ in range(self.world_size)]
-        # 进程组里的集合通信自带时限（与任务时限相同）：卡住的 all_reduce 最终也会报错
+        # 进程组里的集合通信自带时限（与作业时限相同）：卡住的 all_reduce 最终也会报错
         self._procs = [
             ctx.Process(target=_serve, daemon=True,
                         args=(rank, self.world_size, port, self.backend, self.timeout,
@@ -171,14 +171,14 @@ class Cluster:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- 派发任务 ---------------------------------------------------------------
+    # -- 派发作业 ---------------------------------------------------------------
     def run(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None,
             **kwargs: Any) -> list[Any]:  # fmt: skip
         """每个进程执行 ``fn(*args, **kwargs)``；返回按 rank 排好的返回值列表。"""
         self.start()
         for jobs in self._jobs:
             jobs.put((fn, args, kwargs))
-        what = f"任务 {fn.__name__} "
+        what = f"作业 {fn.__name__} "
         return self._collect("ok", what, self.timeout if timeout is None else timeout)
 
     def _collect(self, kind: str, what: str, timeout: float) -> list[Any]:
@@ -212,7 +212,7 @@ class Cluster:
             healthy = len(values) + len(errors) == self.world_size
             if not healthy:
                 self._terminate()
-            tail = ("其余进程都已结束这个任务，进程组仍可继续使用。" if healthy
+            tail = ("其余进程都已结束这个作业，进程组仍可继续使用。" if healthy
                     else f"其余进程没有结束，已终止全部 {self.world_size} 个进程。")  # fmt: skip
             raise DistributedError(f"{what}失败：第 {rank} 号进程出错——{_last_line(trace)}。{tail}", trace)
         if len(values) < self.world_size:
