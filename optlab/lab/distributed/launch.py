@@ -1,6 +1,6 @@
 """在一台机器上启动几个进程组成的“小集群”，把工作函数派给每个进程，收回各自的返回值。
 
-笔记本里不能用 ``torchrun`` 这样的命令行，所以这里用 ``torch.multiprocessing`` 的 spawn 方式
+实际训练常用 ``torchrun`` 命令启动进程；在笔记本里，这里改用 ``torch.multiprocessing`` 的 spawn 方式
 启动 ``world_size`` 个进程。每个进程先 ``init_process_group``（CPU 上用 gloo，每个进程各有一块
 GPU 时用 NCCL），然后等待作业：:meth:`Cluster.run` 把同一个函数发给所有进程，每个进程都执行它，
 返回值按进程编号（rank）排成列表交回笔记本。进程只启动一次，之后的作业复用它们——spawn
@@ -65,27 +65,34 @@ def current_device() -> torch.device:
     return torch.device("cpu")
 
 
-def _serve(rank: int, world_size: int, port: int, backend: str, timeout_s: float,
-           jobs: Any, results: Any) -> None:  # fmt: skip
+def _attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[str, Any]:
+    """调用 ``fn``：成功时返回 ``("ok", 返回值)``，出错时返回 ``("error", 回溯文本)``，进程不会因此崩溃。"""
+    try:
+        return "ok", fn(*args, **kwargs)
+    except Exception:  # noqa: BLE001 -- 任何错误都要交回笔记本报告
+        return "error", traceback.format_exc()
+
+
+def _serve(
+    rank: int, world_size: int, port: int, backend: str, timeout_s: float, jobs: Any, results: Any
+) -> None:
     """每个进程的主循环：加入进程组，然后逐个执行派来的作业，直到收到 ``None``。"""
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)  # 每个进程一个线程：2 核机器上两个进程互不抢核，结果也与核数无关
     if backend == "nccl":
         torch.cuda.set_device(rank)
-    try:
-        dist.init_process_group(backend, rank=rank, world_size=world_size,
-                                timeout=timedelta(seconds=timeout_s))  # fmt: skip
-    except Exception:  # noqa: BLE001 -- 任何错误都要交回父进程报告
-        results.put(("error", rank, traceback.format_exc()))
+    timeout = timedelta(seconds=timeout_s)  # 集合通信的时限：卡住的 all_reduce 最终也会报错
+    status, value = _attempt(
+        dist.init_process_group, backend, rank=rank, world_size=world_size, timeout=timeout
+    )
+    results.put(("ready" if status == "ok" else "error", rank, value))
+    if status == "error":
         return
-    results.put(("ready", rank, None))
     while (job := jobs.get()) is not None:
         fn, args, kwargs = job
-        try:
-            results.put(("ok", rank, fn(*args, **kwargs)))
-        except Exception:  # noqa: BLE001 -- 任何错误都要交回父进程报告
-            results.put(("error", rank, traceback.format_exc()))
+        status, value = _attempt(fn, *args, **kwargs)
+        results.put((status, rank, value))
     dist.destroy_process_group()
 
 
@@ -130,7 +137,6 @@ class Cluster:
         port = free_port()
         self._results = ctx.Queue()
         self._jobs = [ctx.Queue() for _ in range(self.world_size)]
-        # 进程组里的集合通信自带时限（与作业时限相同）：卡住的 all_reduce 最终也会报错
         self._procs = [
             ctx.Process(target=_serve, daemon=True,
                         args=(rank, self.world_size, port, self.backend, self.timeout,
