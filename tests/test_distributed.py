@@ -88,6 +88,13 @@ def test_scaled_lr_rules():
 
 
 # -- 两个进程 ----------------------------------------------------------------------
+def test_prints_in_workers_come_back_in_rank_order(cluster, capsys):
+    assert cluster.run(workers.hello) == [0, 1]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line[:8] for line in lines] == ["[rank 0]", "[rank 1]"]
+    assert all("all_reduce 求和得到 1" in line for line in lines)
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_optlab_matches_torch_optim(cluster, strategy):
     for name, options in CONFIGS:

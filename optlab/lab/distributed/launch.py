@@ -16,6 +16,8 @@ GPU 时用 NCCL），然后等待作业：:meth:`Cluster.run` 把同一个函数
 from __future__ import annotations
 
 import atexit
+import contextlib
+import io
 import os
 import queue
 import socket
@@ -86,13 +88,14 @@ def _serve(
     status, value = _attempt(
         dist.init_process_group, backend, rank=rank, world_size=world_size, timeout=timeout
     )
-    results.put(("ready" if status == "ok" else "error", rank, value))
+    results.put(("ready" if status == "ok" else "error", rank, value, ""))
     if status == "error":
         return
     while (job := jobs.get()) is not None:
         fn, args, kwargs = job
-        status, value = _attempt(fn, *args, **kwargs)
-        results.put((status, rank, value))
+        with contextlib.redirect_stdout(io.StringIO()) as printed:  # print 的内容也交回笔记本
+            status, value = _attempt(fn, *args, **kwargs)
+        results.put((status, rank, value, printed.getvalue()))
     dist.destroy_process_group()
 
 
@@ -146,7 +149,7 @@ class Cluster:
         for proc in self._procs:
             proc.start()
         atexit.register(self.close)
-        self._collect("ready", "启动进程组", self.start_timeout)
+        self._collect("启动进程组", self.start_timeout)
         return self
 
     def close(self) -> None:
@@ -180,22 +183,35 @@ class Cluster:
     # -- 派发作业 ---------------------------------------------------------------
     def run(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None,
             **kwargs: Any) -> list[Any]:  # fmt: skip
-        """每个进程执行 ``fn(*args, **kwargs)``；返回按 rank 排好的返回值列表。"""
+        """每个进程执行 ``fn(*args, **kwargs)``；返回按 rank 排好的返回值列表。
+
+        作业里 ``print`` 的内容随结果一起交回，按 rank 顺序打印在这里，每行前面标上 ``[rank r]``。
+        """
         self.start()
         for jobs in self._jobs:
             jobs.put((fn, args, kwargs))
         what = f"作业 {fn.__name__} "
-        return self._collect("ok", what, self.timeout if timeout is None else timeout)
+        return self._collect(what, self.timeout if timeout is None else timeout)
 
-    def _collect(self, kind: str, what: str, timeout: float) -> list[Any]:
+    def _collect(self, what: str, timeout: float) -> list[Any]:
         values: dict[int, Any] = {}
         errors: dict[int, str] = {}  # rank → 回溯
+        printed: dict[int, str] = {}  # rank → 作业里 print 的内容
+        try:
+            return self._wait(what, timeout, values, errors, printed)
+        finally:  # 无论成败，都按 rank 顺序转述各进程 print 的内容
+            for rank in sorted(printed):
+                for line in printed[rank].splitlines():
+                    print(f"[rank {rank}] {line}")
+
+    def _wait(self, what: str, timeout: float, values: dict[int, Any], errors: dict[int, str],
+              printed: dict[int, str]) -> list[Any]:  # fmt: skip
         deadline = time.monotonic() + timeout
         while len(values) + len(errors) < self.world_size:
             if time.monotonic() > deadline:
                 break
             try:
-                status, rank, value = self._results.get(timeout=0.1)
+                status, rank, value, text = self._results.get(timeout=0.1)
             except queue.Empty:
                 dead = [r for r, p in enumerate(self._procs)
                         if p.exitcode is not None and r not in values and r not in errors]  # fmt: skip
@@ -207,6 +223,8 @@ class Cluster:
                         f"已终止全部 {self.world_size} 个进程。"
                     ) from None
                 continue
+            if text:
+                printed[rank] = text
             if status == "error":
                 errors[rank] = value
                 # 其余进程可能正等着出错的进程参加集合通信：只再等它们一小会儿

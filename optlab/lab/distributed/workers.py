@@ -29,6 +29,7 @@ __all__ = [
     "fail_demo",
     "fsdp_demo",
     "hang_demo",
+    "hello",
     "make_model",
     "parity_demo",
     "stuck_peer_demo",
@@ -86,6 +87,7 @@ def flat(tensors) -> torch.Tensor:
 
 def same_on_all_ranks(tensor: torch.Tensor) -> bool:
     """各进程的这个张量是否逐位相同：all-gather 到每个进程，再和 0 号进程的比。"""
+    tensor = tensor.to(current_device())  # NCCL 只能在 GPU 张量上通信
     gathered = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
     dist.all_gather(gathered, tensor)
     return all(torch.equal(gathered[0], t) for t in gathered)
@@ -100,6 +102,18 @@ def single_process_reference(optimizer_cls: Any, steps: int, **options: Any) -> 
     model = make_model().to(current_device())
     train(model, optimizer_cls(model.parameters(), **options), range(steps), sharded_data=False)
     return model
+
+
+# -- 0. 打个招呼 -----------------------------------------------------------------
+def hello() -> int:
+    """每个进程报上自己的编号，再用一次 all_reduce 把各进程的编号加起来。"""
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    total = torch.tensor([float(rank)], device=current_device())
+    dist.all_reduce(total)  # 默认求和：每个进程都得到 0 + 1 + … + (N-1)
+    device = current_device().type
+    print(f"我是第 {rank} 号进程，共 {world_size} 个进程，设备 {device}；", end="")
+    print(f"all_reduce 求和得到 {total.item():g}")
+    return rank
 
 
 # -- 1. DDP --------------------------------------------------------------------
@@ -313,14 +327,14 @@ def stuck_peer_demo() -> str:
     """1 号进程出错，0 号进程却还在 all_reduce 里等它。"""
     if dist.get_rank() == 1:
         raise ValueError("1 号进程出错，没有参加 all_reduce")
-    dist.all_reduce(torch.ones(1))
+    dist.all_reduce(torch.ones(1, device=current_device()))
     return "done"
 
 
 def hang_demo() -> str:
     """0 号进程做 all_reduce，1 号进程却直接返回：0 号进程会一直等下去。"""
     if dist.get_rank() == 0:
-        dist.all_reduce(torch.ones(1))
+        dist.all_reduce(torch.ones(1, device=current_device()))
     return "done"
 
 
