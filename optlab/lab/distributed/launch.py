@@ -191,7 +191,11 @@ class Cluster:
         for jobs in self._jobs:
             jobs.put((fn, args, kwargs))
         what = f"作业 {fn.__name__} "
-        return self._collect(what, self.timeout if timeout is None else timeout)
+        try:
+            return self._collect(what, self.timeout if timeout is None else timeout)
+        except KeyboardInterrupt:  # 被中断时进程还在算这个作业：留着它们，旧结果会混进下一个作业
+            self._terminate()
+            raise
 
     def _collect(self, what: str, timeout: float) -> list[Any]:
         values: dict[int, Any] = {}
