@@ -164,7 +164,7 @@ def test_an_exception_while_a_peer_waits_terminates_all(cluster):
     with pytest.raises(DistributedError) as info:
         cluster.run(workers.stuck_peer_demo)
     assert "第 1 号进程出错" in info.value.summary and "已终止全部 2 个进程" in info.value.summary
-    assert time.monotonic() - start < cluster.error_grace + 10
+    assert time.monotonic() - start < cluster.error_grace + 20
     assert not cluster.running
 
 
@@ -173,7 +173,7 @@ def test_a_hung_collective_ends_within_the_time_limit(cluster):
     start = time.monotonic()
     with pytest.raises(DistributedError, match="超时"):
         cluster.run(workers.hang_demo, timeout=3)
-    assert time.monotonic() - start < 3 + 10
+    assert time.monotonic() - start < 3 + 20  # 时限 + 终止进程（先 SIGTERM，2 秒后 SIGKILL）+ 余量
     assert not cluster.running
 
 
