@@ -3,6 +3,7 @@
 import functools
 import http.server
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,7 +18,8 @@ import yaml
 from fontTools.ttLib import TTFont
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML_DIR = ROOT / "_build" / "html"
+# OPTLAB_BOOK_HTML 可以指向另一份构建（例如旧版本的 _build/html），用同一组测试检查它
+HTML_DIR = Path(os.environ.get("OPTLAB_BOOK_HTML") or ROOT / "_build" / "html")
 CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"]
 PROBE_PATH = "/__optlab_font_probe.html"
 
