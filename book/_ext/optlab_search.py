@@ -77,6 +77,26 @@ def dictionary_words(srcdir: Path) -> list[str]:
     return sorted(words)
 
 
+def single_character_terms(srcdir: Path) -> set[str]:
+    """只有一个字的术语（如“步”）：jieba 与 Sphinx 默认都不把单字当作可搜索的词。"""
+    return {t for t in glossary_terms(srcdir / "book" / "glossary.md") if len(t) == 1 and not t.isascii()}
+
+
+def chinese_search_language(single: set[str]):
+    """Sphinx 的中文搜索语言，外加：单字术语出现在文中时也进索引。"""
+    from sphinx.search.zh import SearchChinese
+
+    class OptlabSearchChinese(SearchChinese):
+        def split(self, input: str) -> list[str]:
+            words = super().split(input)
+            return words + [ch for ch in input if ch in single]
+
+        def word_filter(self, stemmed_word: str) -> bool:
+            return stemmed_word in single or super().word_filter(stemmed_word)
+
+    return OptlabSearchChinese
+
+
 def write_dictionary(app, config) -> None:
     srcdir = Path(app.srcdir)
     target = Path(app.doctreedir).parent / DICT_NAME
@@ -85,6 +105,9 @@ def write_dictionary(app, config) -> None:
     if not target.exists() or target.read_text(encoding="utf-8") != text:
         target.write_text(text, encoding="utf-8")
     config.html_search_options = {**(config.html_search_options or {}), "dict": str(target)}
+    from sphinx.search import languages
+
+    languages["zh"] = chinese_search_language(single_character_terms(srcdir))
 
 
 def setup(app):
