@@ -294,7 +294,11 @@ def test_css_puts_chinese_font_in_body_and_headings():
     css = (HTML_DIR / "_static" / "optlab.css").read_text(encoding="utf-8")
     base = re.search(r"--pst-font-family-base:([^;]+);", css)
     assert base and "var(--optlab-font-cjk)" in base.group(1)
-    assert re.search(r'--optlab-font-cjk:\s*"Optlab CJK"', css)
+    assert re.search(r'--optlab-font-cjk-faces:\s*"Optlab CJK"', css)
+    assert re.search(r"--optlab-font-cjk:\s*var\(--optlab-font-cjk-faces\)", css)
+    # 代码、输出与行内代码的等宽字体栈也要有中文字体
+    mono = re.search(r"--pst-font-family-monospace:([^;]+);", css)
+    assert mono and "var(--optlab-font-cjk-faces)" in mono.group(1)
     assert "--pst-font-family-heading: var(--pst-font-family-base)" in css
     intro = (HTML_DIR / "book" / "intro.html").read_text(encoding="utf-8")
     assert any("optlab.css" in res for res in parse(intro).resources), "页面没有引用 optlab.css"

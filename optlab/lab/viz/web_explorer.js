@@ -93,10 +93,25 @@
     return text.replace(/\$([^$]+)\$/g, "\\($1\\)");
   }
 
-  function typeset(node) {
-    if (window.MathJax && window.MathJax.typesetPromise) {
-      window.MathJax.typesetPromise([node]).catch(function () {});
+  // 公式交给页面上的 MathJax 排版（网页书自带本地 MathJax）；排好之前不显示 TeX 源码，
+  // 页面上没有 MathJax 时显示去掉 $ 的纯文本
+  function formulaNode(formula) {
+    var node = el("span", {"class": "math"});  // myst 的 MathJax 配置只处理带 math 等类名的元素
+    function plain() { node.textContent = formula.replace(/\$/g, "").replace(/\\/g, ""); node.style.visibility = ""; }
+    function typeset() {
+      var mj = window.MathJax;
+      if (!(mj && mj.startup && mj.startup.promise)) return false;
+      node.textContent = texInline(formula);
+      node.style.visibility = "hidden";
+      mj.startup.promise.then(function () { return mj.typesetPromise([node]); })
+        .then(function () { node.style.visibility = ""; }, plain);
+      return true;
     }
+    if (!typeset()) {
+      if (document.readyState === "complete") plain();
+      else window.addEventListener("load", function () { if (!typeset()) plain(); });
+    }
+    return node;
   }
 
   // canvas 上的中文用页面的字体栈（网页书里含中文网页字体），否则画成方框
@@ -392,8 +407,8 @@
 
     function setTitle() {
       var l = current();
-      title.textContent = l.title + "：" + texInline(l.formula);
-      typeset(title);
+      title.textContent = l.title + "：";
+      title.appendChild(formulaNode(l.formula));
     }
 
     function keepCross(changed) {
