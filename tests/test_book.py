@@ -334,3 +334,18 @@ def test_notebooks_store_no_widget_state():
     for path in notebooks:
         metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
         assert "widgets" not in metadata, f"{path.name} 保存了 ipywidgets 状态，网页会去 CDN 取控件脚本"
+
+
+def test_subset_generator_sees_escaped_and_entity_characters(tmp_path):
+    # 笔记本 JSON 里的 \uXXXX、HTML 里的字符实体、代码与输出里的中文都要进字体子集
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import optlab_assets
+
+    notebook = tmp_path / "a.ipynb"
+    notebook.write_text('{"source": ["# \\u5b66\\u4e60\\u7387"], "text": "&#x52a8;&#37327;"}', encoding="utf-8")
+    page = tmp_path / "b.html"
+    page.write_text('<pre><span class="c1"># 权重衰减</span></pre>', encoding="utf-8")
+    chars = optlab_assets.collect_chars([notebook, page])
+    assert set("学习率动量权重衰减") <= chars
