@@ -41,7 +41,9 @@ class _RequiredParameter:
         return "<required parameter>"
 
 
-required = _RequiredParameter()
+# 与 torch 共用同一个标记对象：写给 torch 的子类常用 ``torch.optim.optimizer.required``，
+# 换成 optlab.Optimizer 之后也必须被认出来（反之亦然）
+required = getattr(_torch_optimizer_module, "required", None) or _RequiredParameter()
 
 _FOREACH_DEVICES = ("cuda", "xpu")
 _CAPTURABLE_DEVICES = ("cuda", "xpu", "hpu")
@@ -478,8 +480,8 @@ class Optimizer(torch.optim.Optimizer):
         """打包成 torch 的布局：参数换成整数编号。
 
         编号与 torch 完全一致：第 k 组的编号从“前面各组参数个数之和”起逐个递增；
-        同一个张量重复出现时沿用它第一次得到的编号，但仍占掉一个位置
-        （所以 ``[a, a, b]`` 编为 ``[0, 0, 2]``）。
+        已在前面的组里编过号的张量沿用旧编号；同一组里重复出现的张量取它最后一次出现的位置，
+        但每次出现都占掉一个位置（torch 的怪癖，照搬：``[a, a, b]`` 编为 ``[1, 1, 2]``）。
         """
         for hook in self._optimizer_state_dict_pre_hooks.values():
             hook(self)
@@ -488,8 +490,11 @@ class Optimizer(torch.optim.Optimizer):
         packed_groups = []
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
+            # 与 torch 一致：编号在前面的组里出现过就沿用；同一组里重复出现时，后一次的编号覆盖前一次
+            earlier = set(index_of)
             for i, p in enumerate(group["params"], start):
-                index_of.setdefault(id(p), i)
+                if id(p) not in earlier:
+                    index_of[id(p)] = i
             packed["params"] = [index_of[id(p)] for p in group["params"]]
             start += len(packed["params"])
             packed_groups.append(packed)

@@ -37,11 +37,19 @@ def _is_float_like(tensor: Tensor) -> bool:
     return torch.is_floating_point(tensor) or torch.is_complex(tensor)
 
 
+def _check_decay(decay) -> None:
+    if decay < 0.0 or decay > 1.0:
+        raise ValueError(
+            f"Invalid decay value {decay} provided. Please provide a value in [0,1] range."
+        )
+
+
 def get_ema_multi_avg_fn(decay=0.999):
     r"""返回多张量 EMA 更新函数（原地修改平均值列表）。
 
     .. math:: \bar\theta \leftarrow \beta\bar\theta + (1-\beta)\theta,\quad \beta = \text{decay}
     """
+    _check_decay(decay)
 
     @torch.no_grad()
     def ema_update(ema_param_list: PARAM_LIST, current_param_list: PARAM_LIST, _):
@@ -81,6 +89,7 @@ def get_swa_multi_avg_fn():
 
 def get_ema_avg_fn(decay=0.999):
     r"""返回逐张量 EMA 函数，返回新张量：$\beta\bar\theta + (1-\beta)\theta$。"""
+    _check_decay(decay)
 
     @torch.no_grad()
     def ema_update(ema_param: Tensor, current_param: Tensor, num_averaged):

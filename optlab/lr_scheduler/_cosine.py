@@ -104,7 +104,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.last_epoch = math.floor(epoch)
         with get_lr_within_step(self):
             values = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        # strict：构造后又 add_param_group 时与 torch 一样报错
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             set_group_value(group, "lr", lr)
         self._last_lr = group_values(self.optimizer, "lr")
 
