@@ -427,6 +427,171 @@ def add_param_group_existing_param(L):
     opt.add_param_group({"params": [b]})
 
 
+def test_harness_notices_a_difference():
+    def differs(L):
+        return L.name
+
+    with pytest.raises(AssertionError):
+        assert_same(differs)
+    assert run(differs, TORCH).value == "torch" and run(differs, OPTLAB).value == "optlab"
+
+
+# ---------------------------------------------------------------- 更多场景：L-BFGS、调度器与优化器的交互、SWA、swap-in
+
+
+@pytest.mark.parametrize("scale", [1e10, 1e20, 1e30, 1e38])
+@pytest.mark.parametrize("kind", ["quartic", "exp"])
+def test_lbfgs_strong_wolfe_huge_gradients(scale, kind):
+    """梯度大到三次插值溢出（nan）时，torch 取区间中点；optlab 相同（不写入 nan、不抛 IndexError）。"""
+
+    def scenario(L):
+        ps = _params(1, shape=(4,))
+        opt = L.optim.LBFGS(ps, line_search_fn="strong_wolfe", max_iter=5)
+
+        def closure():
+            opt.zero_grad()
+            p = ps[0]
+            loss = ((p**4).sum() if kind == "quartic" else (3 * p).exp().sum()) * scale
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        return _values(ps)
+
+    scenario.__name__ = f"lbfgs_{kind}_{scale:g}"
+    assert_same(scenario)
+
+
+def _order_messages(L, wrong_order, replace_step):
+    import warnings
+
+    ps = _params()
+    opt = L.optim.SGD(ps, lr=0.1)
+    sched = L.lr_scheduler.StepLR(opt, 1)
+    if replace_step:
+        opt.step = lambda closure=None: None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _grads(ps)
+        if wrong_order:
+            sched.step()
+            opt.step()
+        else:
+            opt.step()
+            sched.step()
+    return [(w.category.__name__, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("wrong_order", [False, True])
+@pytest.mark.parametrize("replace_step", [False, True])
+def test_scheduler_call_order_warnings(wrong_order, replace_step):
+    def scenario(L):
+        return _order_messages(L, wrong_order, replace_step)
+
+    assert_same(scenario)
+
+
+@scenario
+def scheduler_and_optimizer_pickle(L):
+    ps = _params()
+    opt = L.optim.SGD(ps, lr=0.1)
+    sched = L.lr_scheduler.StepLR(opt, 1)
+    _grads(ps)
+    opt.step()
+    sched.step()
+    return pickle.loads(pickle.dumps(opt)).param_groups[0]["lr"]
+
+
+@scenario
+def two_schedulers_wrap_step_once(L):
+    ps = _params()
+    opt = L.optim.SGD(ps, lr=0.1)
+    L.lr_scheduler.StepLR(opt, 1)
+    first = opt.step
+    L.lr_scheduler.ExponentialLR(opt, 0.5)
+    return opt.step is first, hasattr(opt.step, "_wrapped_by_lr_sched")
+
+
+@scenario
+def averaged_model_and_update_bn(L):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    ema = L.swa_utils.AveragedModel(model, multi_avg_fn=L.swa_utils.get_ema_multi_avg_fn(0.9))
+    swa = L.swa_utils.AveragedModel(model, use_buffers=True)
+    opt = L.optim.SGD(model.parameters(), lr=0.1)
+    data = [torch.randn(5, 3, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    for x in data:
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+        ema.update_parameters(model)
+        swa.update_parameters(model)
+    L.swa_utils.update_bn(data, swa)
+    return {k: v.clone() for k, v in ema.state_dict().items()}, {
+        k: v.clone() for k, v in swa.state_dict().items()
+    }
+
+
+@scenario
+def averaged_model_two_avg_fns(L):
+    return L.swa_utils.AveragedModel(
+        torch.nn.Linear(2, 2),
+        avg_fn=L.swa_utils.get_swa_avg_fn(),
+        multi_avg_fn=L.swa_utils.get_swa_multi_avg_fn(),
+    )
+
+
+@scenario
+def swap_in_params_and_state(L):
+    ps = _params()
+    opt = _train(L, "Adam", ps, lr=0.1)
+    sd = copy.deepcopy(opt.state_dict())
+    swapped = {f"p{i}": p.detach().clone().requires_grad_() for i, p in enumerate(ps)}
+    with L.optim.swap_in_optimizer_params_and_state(opt, swapped, sd):
+        _grads(list(swapped.values()), seed=7)
+        opt.step()
+        inside = [g["params"][0] is swapped["p0"] for g in opt.param_groups]
+    return (
+        inside,
+        _values(list(swapped.values())),
+        _values(ps),
+        sd["state"][0]["exp_avg"],
+        float(opt.state[ps[0]]["step"]),
+    )
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["empty-state", "not-dict", "state-list", "groups-tuple", "extra-key", "group-size", "key"],
+)
+def test_swap_in_errors(damage):
+    def scenario(L):
+        ps = _params()
+        opt = L.optim.Adam(ps, lr=0.1)
+        if damage != "empty-state":
+            _grads(ps)
+            opt.step()
+        sd = copy.deepcopy(opt.state_dict())
+        if damage == "not-dict":
+            sd = [sd]
+        elif damage == "state-list":
+            sd["state"] = []
+        elif damage == "groups-tuple":
+            sd["param_groups"] = tuple(sd["param_groups"])
+        elif damage == "extra-key":
+            sd["state"][9] = {}
+        elif damage == "group-size":
+            sd["param_groups"][0]["params"] = [0]
+        elif damage == "key":
+            sd["param_groups"][0]["foo"] = 1
+        swapped = {f"p{i}": p.detach().clone() for i, p in enumerate(ps)}
+        with L.optim.swap_in_optimizer_params_and_state(opt, swapped, sd):
+            pass
+
+    scenario.__name__ = f"swap_in_{damage}"
+    assert_same(scenario, min_similarity=0.9)
+
+
 def test_scenarios():
     failures = []
     for name, fn in SCENARIOS.items():
@@ -435,12 +600,3 @@ def test_scenarios():
         except AssertionError as exc:
             failures.append(f"{name}: {exc}")
     assert not failures, "\n\n".join(failures)
-
-
-def test_harness_notices_a_difference():
-    def differs(L):
-        return L.name
-
-    with pytest.raises(AssertionError):
-        assert_same(differs)
-    assert run(differs, TORCH).value == "torch" and run(differs, OPTLAB).value == "optlab"
