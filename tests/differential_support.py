@@ -82,7 +82,7 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
-def assert_same(scenario, *, min_similarity: float = 0.6, check_warnings: bool = True) -> Outcome:
+def assert_same(scenario, *, min_similarity: float = 0.85, check_warnings: bool = True) -> Outcome:
     """两边结果相同，或抛同类型、信息相近的异常；返回 torch 一边的结果。"""
     theirs, ours = run(scenario, TORCH), run(scenario, OPTLAB)
     label = getattr(scenario, "__name__", str(scenario))

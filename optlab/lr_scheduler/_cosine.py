@@ -39,7 +39,11 @@ class CosineAnnealingLR(LRScheduler):
         if (t - 1 - period) % (2 * period) == 0:
             # 谷底后的第一步：按闭式的增量往回加
             rise = (1 - math.cos(math.pi / period)) / 2
-            return [lr + (base_lr - eta_min) * rise for lr, base_lr in zip(lrs, self.base_lrs)]
+            # strict 且 base_lrs 在前：构造后新加的参数组在这里报错，信息与 torch 相同
+            return [
+                lr + (base_lr - eta_min) * rise
+                for base_lr, lr in zip(self.base_lrs, lrs, strict=True)
+            ]
         ratio = (1 + math.cos(math.pi * t / period)) / (1 + math.cos(math.pi * (t - 1) / period))
         return [ratio * (lr - eta_min) + eta_min for lr in lrs]
 

@@ -100,4 +100,5 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
         lrs = group_values(self.optimizer, "lr")
         if self._is_initial:
             return lrs
-        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, lrs)]
+        # strict：构造后新加的参数组没有对应的函数，与 torch 一样在这里报错
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, lrs, strict=True)]
