@@ -73,34 +73,47 @@ def _run_step_with_hooks(step: Callable) -> Callable:
 
     与 torch 一样：整个过程包在名为 ``Optimizer.step#<类名>.step`` 的性能分析区段里，
     钩子看到的 ``args`` 含 self；pre 钩子可以返回新的 ``(args, kwargs)``。
+
+    有意的差别：用户子类的 ``step`` 里再调用 ``super().step()`` 时，钩子只在最外层运行一次。
+    torch 是在“第一次构造某个类的实例时”给那个类的 step 套包装，所以同样的代码在 torch 里
+    钩子跑一次还是两次，取决于进程里之前是否构造过父类的实例；optlab 总是一次。
     """
 
     @functools.wraps(step)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         self = args[0]
-        with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
-            for hook in chain(
-                _global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()
-            ):
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(
-                            f"{step} must return None or a tuple of (new_args, new_kwargs), "
-                            f"but got {result}."
-                        )
-                    args, kwargs = result
-            out = step(*args, **kwargs)
-            self._optimizer_step_code()
-            for hook in chain(
-                self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()
-            ):
-                hook(self, args, kwargs)
-            return out
+        if self.__dict__.get("_optlab_in_step", False):  # 嵌套调用（super().step()）：不再跑钩子
+            return step(*args, **kwargs)
+        self.__dict__["_optlab_in_step"] = True
+        try:
+            return _hooked_call(step, self, args, kwargs)
+        finally:
+            self.__dict__["_optlab_in_step"] = False
 
     wrapper._optlab_hooked = True  # type: ignore[attr-defined]
     wrapper.hooked = True  # type: ignore[attr-defined]  # torch 用这个标记判断 step 是否已包装
     return wrapper
+
+
+def _hooked_call(step: Callable, self: Any, args: tuple, kwargs: dict) -> Any:
+    """在性能分析区段里依次运行：pre 钩子、step 本身、post 钩子。"""
+    with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
+        for hook in chain(_global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(
+                        f"{step} must return None or a tuple of (new_args, new_kwargs), "
+                        f"but got {result}."
+                    )
+                args, kwargs = result
+        out = step(*args, **kwargs)
+        self._optimizer_step_code()
+        for hook in chain(
+            self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()
+        ):
+            hook(self, args, kwargs)
+        return out
 
 
 # 全局 step 钩子与 torch 共用同一张表：无论用 torch.optim.optimizer 还是 optlab.optimizer 的
