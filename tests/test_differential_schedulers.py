@@ -368,3 +368,28 @@ def test_random_constructor_arguments(kind, kwargs, opt_cls):
         assert all(
             isinstance(lr, float) or math.isnan(lr) for row in outcome.value[0] for lr in row
         )
+
+
+@pytest.mark.parametrize(
+    "kind", ["StepLR", "CosineAnnealingLR", "OneCycleLR", "CyclicLR", "LinearLR", "SWALR"]
+)
+def test_tensor_lr(kind):
+    """学习率是张量时：调度器原地改写同一个张量，get_last_lr 给出副本，与 torch 相同。"""
+
+    def scenario(L):
+        torch.manual_seed(0)
+        p = torch.nn.Parameter(torch.randn(2))
+        lr = torch.tensor(0.01)
+        opt = L.optim.Adam([p], lr=lr, foreach=False)
+        sched = MAKERS[kind](L, opt)
+        seen = []
+        for _ in range(4):
+            p.grad = torch.ones(2)
+            opt.step()
+            sched.step()
+            last = sched.get_last_lr()[0]
+            seen.append((type(last).__name__, float(last), opt.param_groups[0]["lr"] is lr))
+        return seen, p.detach().clone()
+
+    scenario.__name__ = f"tensor_lr_{kind}"
+    assert_same(scenario)
