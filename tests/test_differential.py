@@ -592,6 +592,72 @@ def test_swap_in_errors(damage):
     assert_same(scenario, min_similarity=0.9)
 
 
+ALGORITHMS = ["SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam",
+              "RMSprop", "Rprop", "Adafactor", "LBFGS", "Muon"]  # fmt: skip
+# 这两处差别在算法文件里（Adafactor 读 maximize 时给了默认值；Muon 的状态交给 Adafactor 时
+# 先碰到的不是缺 step 的 KeyError），不属于基类与调度器，留给算法文件修正
+_KNOWN = {("Muon", "Adafactor", None), ("Adafactor", "Adafactor", "maximize")}
+
+
+def _cross_load(saved, loaded, drop):
+    def scenario(L):
+        def make(name, ps):
+            cls = getattr(L.optim, name)
+            return cls(ps) if name == "LBFGS" else cls(ps, lr=0.01)
+
+        def closure_for(opt, p):
+            def closure():
+                opt.zero_grad()
+                loss = (p**2).sum()
+                loss.backward()
+                return loss
+
+            return closure
+
+        torch.manual_seed(0)
+        p = torch.nn.Parameter(torch.randn(3, 3))
+        opt = make(saved, [p])
+        opt.step(closure_for(opt, p))
+        sd = opt.state_dict()
+        if drop is not None:
+            del sd["param_groups"][0][drop]
+        p2 = torch.nn.Parameter(torch.randn(3, 3))
+        opt2 = make(loaded, [p2])
+        opt2.load_state_dict(sd)
+        opt2.step(closure_for(opt2, p2))
+        return p2.detach().clone()
+
+    scenario.__name__ = f"{saved}_into_{loaded}" + (f"_without_{drop}" if drop else "")
+    return scenario
+
+
+def _cross_cases():
+    cases = [(a, b, None) for a in ALGORITHMS for b in ALGORITHMS]
+    for name in ALGORITHMS:
+        p = torch.nn.Parameter(torch.zeros(2, 2))
+        opt = (
+            getattr(TORCH.optim, name)([p])
+            if name == "LBFGS"
+            else getattr(TORCH.optim, name)([p], lr=0.01)
+        )
+        cases += [(name, name, k) for k in opt.defaults]
+    return [
+        pytest.param(*c, marks=pytest.mark.xfail(reason="算法文件里的差别", strict=False))
+        if c in _KNOWN
+        else c
+        for c in cases
+    ]
+
+
+@pytest.mark.parametrize(("saved", "loaded", "drop"), _cross_cases())
+def test_cross_class_and_missing_key_loading(saved, loaded, drop):
+    """任意算法的 state_dict 载入任意算法、或参数组缺任一键：第一步的结果或异常类型与 torch 相同。
+
+    异常信息不比较：它来自 Python 自身（例如把 float 当元组拆开），取决于算法读取超参数的写法。
+    """
+    assert_same(_cross_load(saved, loaded, drop), check_message=False)
+
+
 def test_scenarios():
     failures = []
     for name, fn in SCENARIOS.items():

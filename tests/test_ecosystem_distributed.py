@@ -181,7 +181,7 @@ def test_run_distributed_reports_errors_and_timeouts():
         run_distributed(_fails_or_hangs, world_size=2, args=(1,), timeout=60)
     # 两个 rank 都挂住：超时失败
     with pytest.raises(TimeoutError):
-        run_distributed(_fails_or_hangs, world_size=2, args=(None,), timeout=6)
+        run_distributed(_fails_or_hangs, world_size=2, args=(None,), timeout=3)
 
 
 def _fails_or_hangs(rank, world_size, failing_rank):
