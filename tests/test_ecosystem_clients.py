@@ -192,35 +192,70 @@ class _TinyRegressor(torch.nn.Module):
         return {"loss": loss, "logits": out}
 
 
-def test_transformers_trainer(tmp_path):
-    transformers = pytest.importorskip("transformers")
+def _trainer_args(transformers, folder, **extra):
+    return transformers.TrainingArguments(
+        output_dir=str(folder),
+        max_steps=4,
+        per_device_train_batch_size=4,
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        seed=0,
+        data_seed=0,
+        **extra,
+    )
+
+
+def _regression_data():
     g = torch.Generator().manual_seed(3)
     xs, ys = torch.randn(16, 4, generator=g), torch.randn(16, 1, generator=g)
-    data = [{"x": xs[i], "labels": ys[i]} for i in range(16)]
+    return [{"x": xs[i], "labels": ys[i]} for i in range(16)]
+
+
+def test_transformers_trainer(tmp_path):
+    """Trainer(optimizers=(优化器, 调度器))：两者都由 optlab 提供。"""
+    transformers = pytest.importorskip("transformers")
+    data = _regression_data()
     finals = {}
     for name, lib in LIBS.items():
         model = _TinyRegressor()
         opt = lib.AdamW(model.parameters(), lr=0.01, weight_decay=0.01)
         sched = lib.lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.1, total_iters=4)
-        args = transformers.TrainingArguments(
-            output_dir=str(tmp_path / name),
-            max_steps=4,
-            per_device_train_batch_size=4,
-            report_to=[],
-            save_strategy="no",
-            logging_strategy="no",
-            use_cpu=True,
-            disable_tqdm=True,
-            dataloader_num_workers=0,
-            seed=0,
-            data_seed=0,
-        )
         trainer = transformers.Trainer(
-            model=model, args=args, train_dataset=data, optimizers=(opt, sched)
+            model=model,
+            args=_trainer_args(transformers, tmp_path / name),
+            train_dataset=data,
+            optimizers=(opt, sched),
         )
         trainer.train()
         assert trainer.optimizer is opt or trainer.optimizer.optimizer is opt
         finals[name] = (_params(model), opt.param_groups[0]["lr"])
+    _close(finals["optlab"][0], finals["torch"][0])
+    assert finals["optlab"][1] == pytest.approx(finals["torch"][1])
+
+
+def test_transformers_trainer_builds_the_optimizer(tmp_path):
+    """Trainer(optimizer_cls_and_kwargs=(optlab.X, ...))：由 Trainer 构造优化器，再配上它自己的余弦调度器。"""
+    transformers = pytest.importorskip("transformers")
+    data = _regression_data()
+    finals = {}
+    for name, lib in LIBS.items():
+        model = _TinyRegressor()
+        trainer = transformers.Trainer(
+            model=model,
+            args=_trainer_args(
+                transformers, tmp_path / name, lr_scheduler_type="cosine", warmup_steps=1
+            ),
+            train_dataset=data,
+            optimizer_cls_and_kwargs=(lib.RMSprop, {"lr": 0.01, "momentum": 0.5}),
+        )
+        trainer.train()
+        inner = getattr(trainer.optimizer, "optimizer", trainer.optimizer)
+        assert isinstance(inner, lib.RMSprop)
+        finals[name] = (_params(model), trainer.lr_scheduler.get_last_lr())
     _close(finals["optlab"][0], finals["torch"][0])
     assert finals["optlab"][1] == pytest.approx(finals["torch"][1])
 
