@@ -393,3 +393,28 @@ def test_tensor_lr(kind):
 
     scenario.__name__ = f"tensor_lr_{kind}"
     assert_same(scenario)
+
+
+@pytest.mark.parametrize("outer", ["torch", "optlab"])
+@pytest.mark.parametrize("composite", ["SequentialLR", "ChainedScheduler"])
+def test_composites_mix_torch_and_optlab_members(outer, composite):
+    """torch 的组合调度器装 optlab 的成员（或反过来），结果与全用 torch 的相同。"""
+    from differential_support import OPTLAB, TORCH
+
+    def build(outer_lib, member_lib, opt_lib):
+        opt = _opt(opt_lib)
+        members = [
+            member_lib.lr_scheduler.LinearLR(opt, start_factor=0.2, total_iters=3),
+            member_lib.lr_scheduler.CosineAnnealingLR(opt, T_max=4),
+        ]
+        if composite == "SequentialLR":
+            sched = outer_lib.lr_scheduler.SequentialLR(opt, members, milestones=[3])
+        else:
+            sched = outer_lib.lr_scheduler.ChainedScheduler(members)
+        return _walk(opt, sched, steps=8), sched.get_last_lr()
+
+    reference = build(TORCH, TORCH, TORCH)
+    mixed = build(TORCH, OPTLAB, OPTLAB) if outer == "torch" else build(OPTLAB, TORCH, OPTLAB)
+    from differential_support import same_value
+
+    assert same_value(mixed, reference, rtol=1e-12), (mixed, reference)
