@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 import traceback
 
 import pytest
@@ -117,7 +118,39 @@ def _dcp(lib, rank, folder):
     return _full(model), _full(model2)
 
 
-SCENARIOS = {"ddp": _ddp, "zero": _zero, "fsdp2": _fsdp2, "dcp": _dcp}
+def _dcp_flat(lib, rank):
+    """不分片的模型 + 展平的 state_dict（以参数名为键），载入新实例后继续训练。"""
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_state_dict,
+        set_state_dict,
+    )
+
+    options = StateDictOptions(flatten_optimizer_state_dict=True)
+
+    def build():
+        model = _model()
+        groups = [
+            {"params": model[0].parameters(), "lr": 0.05},
+            {"params": model[2].parameters(), "lr": 0.02},
+        ]
+        return model, lib.RMSprop(groups, momentum=0.5)
+
+    model, opt = build()
+    _train(model, opt, rank, range(2))
+    # 深拷贝，相当于存盘再读回：否则载入后两个优化器共享同一批状态张量
+    model_sd, optim_sd = copy.deepcopy(get_state_dict(model, opt, options=options))
+    keys = sorted(optim_sd)
+    model2, opt2 = build()
+    set_state_dict(
+        model2, opt2, model_state_dict=model_sd, optim_state_dict=optim_sd, options=options
+    )
+    _train(model, opt, rank, range(2, 4))
+    _train(model2, opt2, rank, range(2, 4))
+    return _full(model), _full(model2), keys
+
+
+SCENARIOS = {"ddp": _ddp, "zero": _zero, "fsdp2": _fsdp2, "dcp": _dcp, "dcp_flat": _dcp_flat}
 
 
 def all_scenarios(rank: int, world_size: int, folder: str) -> dict:
@@ -173,6 +206,16 @@ def test_checkpoint_save_load_continue(results):
         straight, resumed = _get(results, rank, "dcp", "optlab")
         _close(resumed, straight)
         _close(straight, _get(results, rank, "dcp", "torch")[0])
+
+
+def test_flattened_state_dict(results):
+    for rank in range(2):
+        straight, resumed, keys = _get(results, rank, "dcp_flat", "optlab")
+        _close(resumed, straight)
+        theirs = _get(results, rank, "dcp_flat", "torch")
+        _close(straight, theirs[0])
+        assert keys == theirs[2]
+        assert "state.0.weight.square_avg" in keys and "param_groups.2.weight.lr" in keys
 
 
 def test_run_distributed_reports_errors_and_timeouts():
