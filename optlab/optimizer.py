@@ -465,28 +465,33 @@ class Optimizer(torch.optim.Optimizer):
     # ------------------------------------------------------------------ 梯度清零
     def zero_grad(self, set_to_none: bool = True) -> None:
         """清空梯度；``set_to_none=True`` 直接把 ``.grad`` 设为 None，省内存也省一次写。"""
-        foreach = self.defaults.get("foreach", False) or self.defaults.get("fused", False)
         if not hasattr(self, "_zero_grad_profile_name"):
             self._patch_step_function()
-        buckets: dict[tuple, list[torch.Tensor]] = defaultdict(list)
+        # 与 torch 一样放在名为 ``Optimizer.zero_grad#<类名>.zero_grad`` 的性能分析区段里
         with torch.autograd.profiler.record_function(self._zero_grad_profile_name):
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    if set_to_none:
-                        p.grad = None
-                        continue
-                    if p.grad.grad_fn is not None:
-                        p.grad.detach_()
-                    else:
-                        p.grad.requires_grad_(False)
-                    if foreach and not p.grad.is_sparse:
-                        buckets[(p.grad.device, p.grad.dtype)].append(p.grad)
-                    else:
-                        p.grad.zero_()
-            for grads in buckets.values():
-                torch._foreach_zero_(grads)
+            self._zero_grad(set_to_none)
+
+    def _zero_grad(self, set_to_none: bool) -> None:
+        """zero_grad 的实际工作。"""
+        foreach = self.defaults.get("foreach", False) or self.defaults.get("fused", False)
+        buckets: dict[tuple, list[torch.Tensor]] = defaultdict(list)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                    continue
+                if p.grad.grad_fn is not None:
+                    p.grad.detach_()
+                else:
+                    p.grad.requires_grad_(False)
+                if foreach and not p.grad.is_sparse:
+                    buckets[(p.grad.device, p.grad.dtype)].append(p.grad)
+                else:
+                    p.grad.zero_()
+        for grads in buckets.values():
+            torch._foreach_zero_(grads)
 
     # ------------------------------------------------------------------ state_dict
     def state_dict(self) -> dict[str, Any]:
