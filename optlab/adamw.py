@@ -59,3 +59,9 @@ class AdamW(Adam):
             fused=fused,
             decoupled_weight_decay=True,
         )
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # 与 torch 相同：AdamW 总是解耦的，哪怕载入的是 Adam 的 state_dict（其中为 False）
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True

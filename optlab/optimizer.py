@@ -44,7 +44,9 @@ class _RequiredParameter:
         return "<required parameter>"
 
 
-required = _RequiredParameter()
+# 与 torch 共用同一个标记对象：写给 torch 的子类常用 ``torch.optim.optimizer.required``，
+# 换成 optlab.Optimizer 之后也必须被认出来（反之亦然）
+required = getattr(_torch_optimizer_module, "required", None) or _RequiredParameter()
 
 #: update 的参数类型：参数组（已由 hyperparams 整理）、张量列表、每个参数的状态
 Group = dict[str, Any]
@@ -94,34 +96,47 @@ def _run_step_with_hooks(step: Callable) -> Callable:
 
     与 torch 一样：整个过程包在名为 ``Optimizer.step#<类名>.step`` 的性能分析区段里，
     钩子看到的 ``args`` 含 self；pre 钩子可以返回新的 ``(args, kwargs)``。
+
+    有意的差别：用户子类的 ``step`` 里再调用 ``super().step()`` 时，钩子只在最外层运行一次。
+    torch 是在“第一次构造某个类的实例时”给那个类的 step 套包装，所以同样的代码在 torch 里
+    钩子跑一次还是两次，取决于进程里之前是否构造过父类的实例；optlab 总是一次。
     """
 
     @functools.wraps(step)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         self = args[0]
-        with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
-            for hook in chain(
-                _global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()
-            ):
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(
-                            f"{step} must return None or a tuple of (new_args, new_kwargs), "
-                            f"but got {result}."
-                        )
-                    args, kwargs = result
-            out = step(*args, **kwargs)
-            self._optimizer_step_code()
-            for hook in chain(
-                self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()
-            ):
-                hook(self, args, kwargs)
-            return out
+        if self.__dict__.get("_optlab_in_step", False):  # 嵌套调用（super().step()）：不再跑钩子
+            return step(*args, **kwargs)
+        self.__dict__["_optlab_in_step"] = True
+        try:
+            return _hooked_call(step, self, args, kwargs)
+        finally:
+            self.__dict__["_optlab_in_step"] = False
 
     wrapper._optlab_hooked = True  # type: ignore[attr-defined]
     wrapper.hooked = True  # type: ignore[attr-defined]  # torch 用这个标记判断 step 是否已包装
     return wrapper
+
+
+def _hooked_call(step: Callable, self: Any, args: tuple, kwargs: dict) -> Any:
+    """在性能分析区段里依次运行：pre 钩子、step 本身、post 钩子。"""
+    with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
+        for hook in chain(_global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(
+                        f"{step} must return None or a tuple of (new_args, new_kwargs), "
+                        f"but got {result}."
+                    )
+                args, kwargs = result
+        out = step(*args, **kwargs)
+        self._optimizer_step_code()
+        for hook in chain(
+            self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()
+        ):
+            hook(self, args, kwargs)
+        return out
 
 
 # 全局 step 钩子与 torch 共用同一张表：无论用 torch.optim.optimizer 还是 optlab.optimizer 的
@@ -303,7 +318,7 @@ class Optimizer(torch.optim.Optimizer):
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """加入一个参数组；缺少的超参数取 ``defaults``。"""
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
         if isinstance(params, torch.Tensor):
             params = [params]
@@ -552,8 +567,8 @@ class Optimizer(torch.optim.Optimizer):
         """打包成 torch 的布局：参数换成整数编号。
 
         编号与 torch 完全一致：第 k 组的编号从“前面各组参数个数之和”起逐个递增；
-        同一个张量重复出现时沿用它第一次得到的编号，但仍占掉一个位置
-        （所以 ``[a, a, b]`` 编为 ``[0, 0, 2]``）。
+        已在前面的组里编过号的张量沿用旧编号；同一组里重复出现的张量取它最后一次出现的位置，
+        但每次出现都占掉一个位置（torch 的怪癖，照搬：``[a, a, b]`` 编为 ``[1, 1, 2]``）。
         """
         for hook in self._optimizer_state_dict_pre_hooks.values():
             hook(self)
@@ -562,8 +577,11 @@ class Optimizer(torch.optim.Optimizer):
         packed_groups = []
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
+            # 与 torch 一致：编号在前面的组里出现过就沿用；同一组里重复出现时，后一次的编号覆盖前一次
+            earlier = set(index_of)
             for i, p in enumerate(group["params"], start):
-                index_of.setdefault(id(p), i)
+                if id(p) not in earlier:
+                    index_of[id(p)] = i
             packed["params"] = [index_of[id(p)] for p in group["params"]]
             start += len(packed["params"])
             packed_groups.append(packed)

@@ -33,7 +33,8 @@ def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     lo, hi = bounds if bounds is not None else ((x1, x2) if x1 <= x2 else (x2, x1))
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     d2_square = d1**2 - g1 * g2
-    if d2_square < 0:  # 三次式没有实极小点：取中点
+    # 三次式没有实极小点时取中点；写成 ``not >= 0``，让溢出得到的 nan 也取中点（与 torch 相同）
+    if not d2_square >= 0:
         return (lo + hi) / 2.0
     d2 = d2_square.sqrt()
     if x1 <= x2:

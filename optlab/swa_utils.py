@@ -1,9 +1,9 @@
-r"""随机权重平均（SWA）与指数滑动平均（EMA）工具，对应 ``torch.optim.swa_utils``。
+r"""随机权重平均（SWA）与指数移动平均（EMA）工具，对应 ``torch.optim.swa_utils``。
 
 - :class:`AveragedModel`：保存模型的一份深拷贝，并维护其参数的平均。
 - ``get_*_avg_fn``：平均函数（逐张量版与 ``torch._foreach_*`` 多张量版）。
 - :class:`SWALR`：把学习率退火到固定的 SWA 学习率。
-- :func:`update_bn`：用数据重新估计 BatchNorm 的运行统计量。
+- :func:`update_bn`：用数据重新估计批归一化层的统计量（running_mean / running_var）。
 """
 
 import itertools
@@ -37,11 +37,19 @@ def _is_float_like(tensor: Tensor) -> bool:
     return torch.is_floating_point(tensor) or torch.is_complex(tensor)
 
 
+def _check_decay(decay) -> None:
+    if decay < 0.0 or decay > 1.0:
+        raise ValueError(
+            f"Invalid decay value {decay} provided. Please provide a value in [0,1] range."
+        )
+
+
 def get_ema_multi_avg_fn(decay=0.999):
     r"""返回多张量 EMA 更新函数（原地修改平均值列表）。
 
     .. math:: \bar\theta \leftarrow \beta\bar\theta + (1-\beta)\theta,\quad \beta = \text{decay}
     """
+    _check_decay(decay)
 
     @torch.no_grad()
     def ema_update(ema_param_list: PARAM_LIST, current_param_list: PARAM_LIST, _):
@@ -57,7 +65,7 @@ def get_ema_multi_avg_fn(decay=0.999):
 
 
 def get_swa_multi_avg_fn():
-    r"""返回多张量 SWA（等权滑动平均）更新函数（原地修改平均值列表）。
+    r"""返回多张量 SWA（等权平均）更新函数（原地修改平均值列表）。
 
     .. math:: \bar\theta_{n+1} = \bar\theta_n + \frac{\theta - \bar\theta_n}{n+1}
 
@@ -81,6 +89,7 @@ def get_swa_multi_avg_fn():
 
 def get_ema_avg_fn(decay=0.999):
     r"""返回逐张量 EMA 函数，返回新张量：$\beta\bar\theta + (1-\beta)\theta$。"""
+    _check_decay(decay)
 
     @torch.no_grad()
     def ema_update(ema_param: Tensor, current_param: Tensor, num_averaged):
@@ -135,7 +144,7 @@ class AveragedModel(Module):
         device: 若给出，平均模型放在该设备上。
         avg_fn: 逐张量平均函数 ``avg_fn(平均值, 当前值, n_averaged) -> 新平均值``。
         multi_avg_fn: 多张量原地平均函数 ``multi_avg_fn(平均值列表, 当前值列表, n_averaged)``。
-        use_buffers: 为 ``True`` 时缓冲区（如 BatchNorm 的运行统计量）也参与平均；
+        use_buffers: 为 ``True`` 时缓冲区（如批归一化统计量）也参与平均；
             否则每次更新把 ``model`` 的缓冲区原样复制过来。
 
     ``avg_fn`` 与 ``multi_avg_fn`` 不能同时给出；两者都不进入 ``state_dict``。
@@ -193,7 +202,7 @@ class AveragedModel(Module):
                 average_(avgs, curs, self.n_averaged.to(device))
 
         if not self.use_buffers:
-            # 缓冲区不平均时保持与训练中的模型同步（如 BatchNorm 的运行统计量）
+            # 缓冲区不平均时保持与训练中的模型同步（如批归一化统计量）
             for own, theirs in zip(self.module.buffers(), model.buffers()):
                 own.detach().copy_(theirs.detach().to(own.device))
         self.n_averaged += 1
@@ -205,11 +214,11 @@ def update_bn(
     model: Module,
     device: int | torch.device | None = None,
 ) -> None:
-    r"""用 ``loader`` 的一遍数据重新计算 ``model`` 中所有 BatchNorm 的 running_mean / running_var。
+    r"""用 ``loader`` 的一遍数据重新计算 ``model`` 中所有批归一化层的 running_mean / running_var。
 
     先重置统计量（running_mean 置 0、running_var 置 1），并把 momentum 设为 ``None``，
     于是统计量是所有批次的累计平均 $\mu_k = \mu_{k-1} + (x_k - \mu_{k-1})/k$。批次可以是张量，或首元素为输入的 list/tuple。
-    结束后恢复各 BatchNorm 的 momentum 和模型的训练模式；没有 BatchNorm 时什么也不做。
+    结束后恢复各批归一化层的 momentum 和模型的训练模式；没有批归一化层时什么也不做。
     """
     momenta: dict[_BatchNorm, float | None] = {}
     for module in model.modules():
@@ -265,7 +274,7 @@ class SWALR(LRScheduler):
         swa_lr: 所有参数组共用的 SWA 学习率，或每组一个的 list/tuple。
         anneal_epochs: 退火步数，非负整数（默认 10）。
         anneal_strategy: ``"cos"`` 或 ``"linear"``（默认 ``"cos"``）。
-        last_epoch: 上一个 epoch 的序号（默认 -1）。
+        last_epoch: 上一个迭代周期（即上一次 ``step``）的序号（默认 -1）。
     """
 
     def __init__(

@@ -291,3 +291,26 @@ def test_global_hooks_are_shared_with_torch():
     finally:
         h.remove()
     assert calls == [optlab.SGD, torch.optim.SGD]
+
+
+def test_hooks_fire_once_when_a_subclass_step_calls_super():
+    """有意的差别（见 optlab.optimizer._run_step_with_hooks）：嵌套的 super().step() 不再跑钩子。"""
+
+    class MyAdam(optlab.Adam):
+        def step(self, closure=None):
+            return super().step(closure)
+
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = MyAdam([p], lr=0.1)
+    calls = []
+    opt.register_step_pre_hook(lambda o, a, k: calls.append("pre"))
+    opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+    h = torch_optimizer_module.register_optimizer_step_pre_hook(lambda o, a, k: calls.append("g"))
+    try:
+        p.grad = torch.ones(2)
+        opt.step()
+        opt.step()
+    finally:
+        h.remove()
+    assert calls == ["g", "pre", "post"] * 2
+    assert float(opt.state[p]["step"]) == 2.0

@@ -85,9 +85,10 @@ class SequentialLR(_NestedStateMixin, LRScheduler):
         for group in optimizer.param_groups:
             set_group_value(group, "lr", group["initial_lr"])
         self.recursive_undo()
-        # 只让第一个调度器重新走构造时的那一步
-        self._schedulers[0]._initial_step()
-        self._last_lr = schedulers[0].get_last_lr()
+        # 只让第 0 步所在那一段的调度器重新走构造时的那一步（milestones 以 0 开头时不是第一个）
+        idx = bisect_right(self._milestones, 0)
+        self._schedulers[idx]._initial_step()
+        self._last_lr = schedulers[idx].get_last_lr()
 
     def recursive_undo(self, sched: Any = None) -> None:
         """递归撤销各（嵌套）调度器构造时走的那一步。"""

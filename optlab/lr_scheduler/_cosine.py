@@ -39,7 +39,11 @@ class CosineAnnealingLR(LRScheduler):
         if (t - 1 - period) % (2 * period) == 0:
             # 谷底后的第一步：按闭式的增量往回加
             rise = (1 - math.cos(math.pi / period)) / 2
-            return [lr + (base_lr - eta_min) * rise for lr, base_lr in zip(lrs, self.base_lrs)]
+            # strict 且 base_lrs 在前：构造后新加的参数组在这里报错，信息与 torch 相同
+            return [
+                lr + (base_lr - eta_min) * rise
+                for base_lr, lr in zip(self.base_lrs, lrs, strict=True)
+            ]
         ratio = (1 + math.cos(math.pi * t / period)) / (1 + math.cos(math.pi * (t - 1) / period))
         return [ratio * (lr - eta_min) + eta_min for lr in lrs]
 
@@ -104,7 +108,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.last_epoch = math.floor(epoch)
         with get_lr_within_step(self):
             values = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        # strict：构造后又 add_param_group 时与 torch 一样报错
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             set_group_value(group, "lr", lr)
         self._last_lr = group_values(self.optimizer, "lr")
 

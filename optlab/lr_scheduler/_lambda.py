@@ -21,6 +21,13 @@ def _per_group_lambdas(optimizer: Any, lr_lambda: Any) -> list:
     return list(lr_lambda)
 
 
+def _check_callable(lr_lambdas: list) -> None:
+    """MultiplicativeLR 与 torch 一样在构造时检查（LambdaLR 在 torch 里不检查，到 step 才出错）。"""
+    for fn in lr_lambdas:
+        if not callable(fn):
+            raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
+
+
 class _LambdaStateMixin:
     """普通函数（含 lambda）无法保存，只保存可调用对象的 ``__dict__``。"""
 
@@ -85,6 +92,7 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
     ) -> None:
         self.optimizer = optimizer
         self.lr_lambdas = _per_group_lambdas(optimizer, lr_lambda)
+        _check_callable(self.lr_lambdas)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -92,4 +100,5 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
         lrs = group_values(self.optimizer, "lr")
         if self._is_initial:
             return lrs
-        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, lrs)]
+        # strict：构造后新加的参数组没有对应的函数，与 torch 一样在这里报错
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, lrs, strict=True)]

@@ -127,10 +127,20 @@ class OneCycleLR(LRScheduler):
             "end_momentum": f"{end_m}_momentum",
         }
 
+    # 与 torch 同名的两个退火函数（旧检查点里保存的 ``anneal_func`` 就是它们之一）
+    _annealing_cos = staticmethod(_annealing_cos)
+    _annealing_linear = staticmethod(_annealing_linear)
+
     def _anneal_func(self, start: float, end: float, pct: float) -> float:
-        if self._anneal_func_type == "cos":
+        # 旧版本（torch < 2.2 的格式）没有 _anneal_func_type，只有保存下来的函数 anneal_func
+        kind = getattr(self, "_anneal_func_type", None)
+        if kind is None:
+            return self.anneal_func(start, end, pct)
+        if kind == "cos":
             return _annealing_cos(start, end, pct)
-        return _annealing_linear(start, end, pct)
+        if kind == "linear":
+            return _annealing_linear(start, end, pct)
+        raise ValueError(f"Unknown _anneal_func_type: {kind}")
 
     def get_lr(self) -> list:
         self._warn_if_called_outside_step()
