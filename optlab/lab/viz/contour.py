@@ -78,18 +78,29 @@ def draw_trajectory(ax, traj, index: int = 0, *, markers: bool = True,
     if markers:
         (artists["start"],) = ax.plot(xy[:1, 0], xy[:1, 1], "o", color=color, ms=6, mec="black")
         (artists["end"],) = ax.plot(xy[-1:, 0], xy[-1:, 1], "s", color=color, ms=5, mec="black")
-        (artists["diverged"],) = ax.plot([], [], "X", color=DIVERGED_COLOR, ms=11, mec="black", zorder=6,
-                                         clip_on=False)  # fmt: skip
+        (artists["diverged"],) = ax.plot([], [], "X", color=DIVERGED_COLOR, ms=11, mec="black", zorder=6)
+        # 空的 ✕ 不能参与排版（它的包围盒落在画布原点，会把 tight_layout 挤坏）
+        artists["diverged"].set_in_layout(False)
         if traj.diverged:
+            # ✕ 画在窗口边框上：不裁剪，才能整个看见
+            artists["diverged"].set_clip_on(False)
             dx, dy = divergence_point(xy, ax.get_xlim(), ax.get_ylim())
             artists["diverged"].set_data([dx], [dy])
             artists["end"].set_data([], [])
             if divergence_labels:
-                artists["diverged_label"] = ax.annotate(
-                    f"{traj.label} 发散", (dx, dy), xytext=(6, -12 - 10 * (index % 3)),
+                # 文字朝窗口内侧偏移，几个发散点挤在一起时上下错开；不参与 tight_layout 的排版
+                (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+                right = dx < (x0 + x1) / 2
+                up = dy < (y0 + y1) / 2
+                shift = 8 + 11 * (index % 3)
+                label = ax.annotate(
+                    f"{traj.label} 发散", (dx, dy), xytext=(8 if right else -8, shift if up else -shift),
                     textcoords="offset points", fontsize=8, color=DIVERGED_COLOR, zorder=7,
+                    ha="left" if right else "right", va="bottom" if up else "top",
                     annotation_clip=False,
-                )
+                )  # fmt: skip
+                label.set_in_layout(False)
+                artists["diverged_label"] = label
     return artists
 
 
