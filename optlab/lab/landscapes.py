@@ -41,6 +41,9 @@ class Landscape:
     minima: tuple[Point, ...] = ()
     saddles: tuple[Point, ...] = ()
     levels: str = "linear"  # "log"：值域跨多个数量级时用对数间隔的等高线
+    # 对数等高线的最低一条；None 时取“最小值 + 值域 × 1e-4”。谷底很平的地形（Beale）要固定一个小值，
+    # 否则最低一条等高线太高，轨迹很快就落进一片同色的区域，看不出山谷
+    log_floor: float | None = None
     formula: str = ""
     # 各类优化器的“合适”学习率：梯度型（SGD 类）和步长型（Adam 类）尺度不同
     sgd_lr: float = 0.01
@@ -81,7 +84,7 @@ class Landscape:
         lo, hi = float(Z.min()), float(Z.max())
         if self.levels == "log":
             # 对数间隔：最低点附近的细节和高处的陡坡都能看见
-            floor = max(lo, 0.0) + max(hi - lo, 1.0) * 1e-4
+            floor = self.log_floor if self.log_floor is not None else max(lo, 0.0) + max(hi - lo, 1.0) * 1e-4
             return torch.logspace(math.log10(floor), math.log10(hi), n).tolist()
         return torch.linspace(lo, hi, n + 2)[1:-1].tolist()
 
@@ -210,8 +213,9 @@ LANDSCAPES: dict[str, Landscape] = {
         ),
         Landscape(
             "beale", "Beale 函数", _beale, _beale_d,
-            xlim=(-4.5, 4.5), ylim=(-4.5, 4.5), start=(1.0, 1.5),
-            minima=((3.0, 0.5),), saddles=((0.0, 1.0),), levels="log",
+            # 窗口收在弯曲的山谷周围：从起点 (1, 1.5) 到极小值 (3, 0.5) 的路径占满画面
+            xlim=(-0.5, 3.7), ylim=(-1.3, 1.9), start=(1.0, 1.5),
+            minima=((3.0, 0.5),), saddles=((0.0, 1.0),), levels="log", log_floor=1e-3,
             formula=r"$\sum_{k=1}^{3}(c_k - x + xy^k)^2$",
             sgd_lr=1e-2, step_size=0.1,
         ),

@@ -6,10 +6,11 @@ import hashlib
 import re
 
 import matplotlib
+import torch
 
 from ..landscapes import get_landscape
 from ._base import new_figure
-from .contour import draw_landscape, draw_trajectory
+from .contour import divergence_point, draw_landscape, draw_trajectory
 
 # matplotlib 的播放按钮用 CDN 上的 Font Awesome 图标；离线的书加载不到，换成普通字符
 _ICONS = {
@@ -45,6 +46,93 @@ def stable_jshtml(html: str) -> str:
     return blank
 
 
+def frame_steps(paths, frames: int, timing: str = "linear", *, xlim=None, ylim=None) -> list[int]:
+    """第 f 帧显示每条轨迹的前 ``upto`` 个点；返回各帧的 ``upto``（从 1 到最长轨迹的点数）。
+
+    - ``"linear"``：按步数均匀取帧（运动多集中在前几帧）；
+    - ``"log"``：按步数的对数均匀取帧，早期帧密、后期帧疏；
+    - ``"length"``：按路程均匀取帧，每帧各轨迹平均走过的路程（占各自总路程的比例）相同；
+      给出 ``xlim``/``ylim`` 时先把点夹到窗口里，免得飞出窗口的一步占掉全部路程。
+    """
+    longest = max((len(p) for p in paths), default=1)
+    if timing == "linear":
+        return [1 + round(f * (longest - 1) / max(frames - 1, 1)) for f in range(frames)]
+    if frames <= 1 or longest <= 1:
+        return [longest] * max(frames, 1)
+    ts = [f / (frames - 1) for f in range(frames)]
+    if timing == "log":
+        # 按对数均匀取点，再保证每帧至少前进一步（帧数不超过点数时），免得开头几帧重复
+        out = []
+        for t in ts:
+            k = max(1, round(longest**t))
+            if out and k <= out[-1]:
+                k = out[-1] + 1
+            out.append(min(k, longest))
+        return out
+    if timing != "length":
+        raise ValueError(f"未知的 timing {timing!r}；可选：linear、log、length")
+    progress = torch.zeros(longest, dtype=torch.float64)
+    for p in paths:
+        xy = torch.as_tensor(p, dtype=torch.float64)
+        if xlim is not None and ylim is not None:
+            xy = torch.stack((xy[:, 0].clamp(*xlim), xy[:, 1].clamp(*ylim)), dim=1)
+        seg = (xy[1:] - xy[:-1]).norm(dim=1).nan_to_num(0.0)
+        cum = torch.cat((torch.zeros(1, dtype=torch.float64), seg.cumsum(0)))
+        cum = cum / cum[-1] if float(cum[-1]) > 0 else torch.ones_like(cum)
+        # 轨迹比最长的短（发散截断）时，之后一直算走完
+        progress += torch.cat((cum, torch.ones(longest - len(cum), dtype=torch.float64)))
+    progress /= max(len(paths), 1)
+    return [min(longest, 1 + int(torch.searchsorted(progress, t - 1e-12))) for t in ts]
+
+
+def trajectory_frames(
+    landscape,
+    trajectories,
+    *,
+    frames: int = 30,
+    figsize=(4.8, 3.6),
+    dpi: int = 72,
+    title: str | None = None,
+    timing: str = "linear",
+    legend_fontsize: float = 7,
+    legend_loc: str = "best",
+):
+    """画好背景，返回 ``(fig, show, steps)``：``show(f)`` 把图更新到第 f 帧，``steps[f]`` 是该帧的点数。"""
+    land = get_landscape(landscape)
+    fig, ax = new_figure(figsize=figsize, dpi=dpi, managed=False)
+    draw_landscape(ax, land, n=80, levels=20)
+    artists = [draw_trajectory(ax, t, i) for i, t in enumerate(trajectories)]
+    paths = [t.path.numpy() for t in trajectories]
+    steps = frame_steps(paths, frames, timing, xlim=land.xlim, ylim=land.ylim)
+    crosses = [
+        divergence_point(xy, land.xlim, land.ylim) if t.diverged else None
+        for xy, t in zip(paths, trajectories)
+    ]
+    ax.set_title(title or land.title)
+    if legend_loc == "outside":
+        # 图例放在坐标区右侧，不遮挡轨迹
+        ax.legend(fontsize=legend_fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  frameon=True, framealpha=0.8, borderaxespad=0)  # fmt: skip
+    else:
+        ax.legend(fontsize=legend_fontsize, loc=legend_loc, frameon=True, framealpha=0.8)
+    fig.tight_layout()
+
+    def show(frame):
+        upto = steps[frame]
+        changed = []
+        for art, xy, cross in zip(artists, paths, crosses):
+            k = min(upto, len(xy))
+            art["line"].set_data(xy[:k, 0], xy[:k, 1])
+            art["end"].set_data(xy[k - 1 : k, 0], xy[k - 1 : k, 1])
+            # 发散的轨迹画到最后一个有限点时才出现红色 ✕（画在离开窗口的地方）
+            shown = cross is not None and upto >= len(xy)
+            art["diverged"].set_data([cross[0]] if shown else [], [cross[1]] if shown else [])
+            changed += [art["line"], art["end"], art["diverged"]]
+        return changed
+
+    return fig, show, steps
+
+
 def trajectory_animation(
     landscape,
     trajectories,
@@ -54,33 +142,20 @@ def trajectory_animation(
     figsize=(4.8, 3.6),
     dpi: int = 72,
     title: str | None = None,
+    timing: str = "linear",
+    legend_fontsize: float = 7,
+    legend_loc: str = "best",
 ):
-    """轨迹逐帧生长的 ``FuncAnimation``（不受 pyplot 管理）；可存成 GIF，也可转成 JS HTML。"""
+    """轨迹逐帧生长的 ``FuncAnimation``（不受 pyplot 管理）；可存成 GIF，也可转成 JS HTML。
+
+    ``timing`` 决定各帧对应的步数（见 :func:`frame_steps`）。
+    """
     from matplotlib.animation import FuncAnimation
 
-    land = get_landscape(landscape)
-    fig, ax = new_figure(figsize=figsize, dpi=dpi, managed=False)
-    draw_landscape(ax, land, n=80, levels=20)
-    artists = [draw_trajectory(ax, t, i) for i, t in enumerate(trajectories)]
-    paths = [t.path.numpy() for t in trajectories]
-    longest = max((len(p) for p in paths), default=1)
-    ax.set_title(title or land.title)
-    ax.legend(fontsize=7, loc="best", frameon=True, framealpha=0.8)
-    fig.tight_layout()
-
-    def show(frame):
-        upto = 1 + round(frame * (longest - 1) / max(frames - 1, 1))
-        changed = []
-        for art, xy, traj in zip(artists, paths, trajectories):
-            k = min(upto, len(xy))
-            art["line"].set_data(xy[:k, 0], xy[:k, 1])
-            art["end"].set_data(xy[k - 1 : k, 0], xy[k - 1 : k, 1])
-            # 发散的轨迹画到最后一个有限点时才出现红色 ✕
-            shown = traj.diverged and upto >= len(xy)
-            art["diverged"].set_data(xy[-1:, 0] if shown else [], xy[-1:, 1] if shown else [])
-            changed += [art["line"], art["end"], art["diverged"]]
-        return changed
-
+    fig, show, _ = trajectory_frames(
+        landscape, trajectories, frames=frames, figsize=figsize, dpi=dpi, title=title,
+        timing=timing, legend_fontsize=legend_fontsize, legend_loc=legend_loc,
+    )  # fmt: skip
     return FuncAnimation(fig, show, frames=frames, interval=interval, blit=False)
 
 
@@ -94,16 +169,20 @@ def animate_trajectories(
     dpi: int = 72,
     frame_format: str = "jpeg",
     title: str | None = None,
+    timing: str = "linear",
+    legend_fontsize: float = 7,
+    legend_loc: str = "best",
 ):
     """把若干轨迹画成动画，返回 ``IPython.display.HTML``（笔记本和静态网页书都能播放）。
 
     默认 30 帧、72 dpi、JPEG 帧，约几百 KB，笔记本能保持在 3 MB 以内。
+    ``timing="log"`` 或 ``"length"`` 让帧集中在运动多的早期（见 :func:`frame_steps`）。
     """
     from IPython.display import HTML
 
     anim = trajectory_animation(
         landscape, trajectories, frames=frames, interval=interval, figsize=figsize, dpi=dpi,
-        title=title,
+        title=title, timing=timing, legend_fontsize=legend_fontsize, legend_loc=legend_loc,
     )  # fmt: skip
     with matplotlib.rc_context({"animation.frame_format": frame_format}):
         html = anim.to_jshtml(default_mode="once")

@@ -8,6 +8,8 @@ from ..trajectory import PRESETS
 _FALLBACK = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d")
 
 PRESET_COLORS: dict[str, str] = {name: p.color for name, p in PRESETS.items()}
+# 不在二维地形预设里、但在真实训练比较里出场的优化器：也给固定颜色
+PRESET_COLORS.update({"Adafactor": "#637939", "Muon": "#843c39"})
 DIVERGED_COLOR = "#d62728"
 
 

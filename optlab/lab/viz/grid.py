@@ -28,7 +28,7 @@ def plot_lr_grid(
         trajs = run_presets(land, names, start=start, steps=steps, lr_scale=scale,
                             resolver=resolver or resolve_class)  # fmt: skip
         for i, traj in enumerate(trajs):
-            draw_trajectory(ax, traj, i)
+            draw_trajectory(ax, traj, i, divergence_labels=True)
         ax.set_title(f"学习率 ×{scale:g}")
     handles, labels = axes[0][-1].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8)
