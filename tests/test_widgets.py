@@ -75,3 +75,16 @@ def test_static_figure():
     png = print_figure(fig, "png", bbox_inches="tight")
     plt.close(fig)
     assert png and len(png) > 1000
+
+
+def test_divergence_mark_stays_inside_the_window():
+    """发散的轨迹：✕ 画在轨迹离开窗口的地方，而不是窗口外几万倍远的最后一点。"""
+    e = optimizer_explorer("beale", ["SGD"], steps=50, resolver=cls_of)
+    e.controls["lr_scale"].value = 100.0
+    (traj,) = e.trajectories
+    assert traj.diverged
+    _, _, end = e._lines[traj.label]
+    (x,), (y,) = end.get_data()
+    (x0, x1), (y0, y1) = e.ax.get_xlim(), e.ax.get_ylim()
+    assert x0 - 1e-9 <= x <= x1 + 1e-9 and y0 - 1e-9 <= y <= y1 + 1e-9
+    assert end.get_marker() == "X"

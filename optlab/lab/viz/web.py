@@ -47,8 +47,8 @@ START_FRACTIONS = ((0.8, 0.25), (0.25, 0.8))
 GRID_N = 72
 CONTOUR_LEVELS = 20
 # 轨迹坐标按窗口宽度的 1/1024 量化（画布约 500 像素宽）；损失取 log10 后按 1/50 量化
-COORD_UNITS = 1024
-LOSS_UNITS = 50
+COORD_UNITS = 512
+LOSS_UNITS = 25
 LOSS_FLOOR = 1e-30
 
 

@@ -21,7 +21,7 @@ from ._base import apply_style, new_figure
 from ._render import BlitRenderer, figure_png
 from ._resolve import resolve_class
 from .colors import DIVERGED_COLOR
-from .contour import draw_landscape, trajectory_label
+from .contour import divergence_point, draw_landscape, trajectory_label
 
 ADAM_FAMILY = frozenset({"Adam", "AdamW", "Adamax", "NAdam", "RAdam"})
 DEFAULT_NAMES = ("SGD", "动量", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam")
@@ -188,7 +188,12 @@ class OptimizerExplorer(_Explorer):
             line.set_data(xy[:, 0], xy[:, 1])
             line.set_label(trajectory_label(traj))
             start.set_data(xy[:1, 0], xy[:1, 1])
-            end.set_data(xy[-1:, 0], xy[-1:, 1])
+            if traj.diverged:  # ✕ 画在轨迹离开窗口处：最后保留的点常在窗口外很远
+                mark = divergence_point(xy, self.ax.get_xlim(), self.ax.get_ylim())
+                end.set_data([mark[0]], [mark[1]])
+            else:
+                end.set_data(xy[-1:, 0], xy[-1:, 1])
+            end.set_clip_on(not traj.diverged)
             style = ("X", DIVERGED_COLOR, 11) if traj.diverged else ("s", traj.color, 5)
             end.set_marker(style[0])
             end.set_color(style[1])
