@@ -373,7 +373,9 @@ class Optimizer:
         steps = [s["step"] for s in states]
         self.check_capturable_devices(group, params, steps)
         torch._foreach_add_(steps, 1)
-        return steps if group["tensor_steps"] else [s.item() for s in steps]
+        if group["tensor_steps"] or torch.compiler.is_compiling():  # 编译时不同步（与 torch 相同）
+            return steps
+        return [s.item() for s in steps]
 
     def new_step_counter(self, group: dict[str, Any], param: torch.Tensor) -> torch.Tensor:
         """状态里的 ``step``：标量张量；capturable/fused 时放在参数所在设备上。"""
