@@ -120,11 +120,10 @@ class Adam(Optimizer):
 
     def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
         steps = self.advance_steps(group, params, states)
         for param, grad, state, t in zip(params, grads, states, steps):
-            grad = apply_weight_decay(
-                param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
-            )
+            grad = apply_weight_decay(param, grad, lr, decay, decoupled)
             m, v = adam_moments_(state, grad, beta1, beta2)
             if group["amsgrad"]:
                 v = running_max_(state["max_exp_avg_sq"], v, group["differentiable"])
@@ -138,10 +137,9 @@ class Adam(Optimizer):
         if group["fused"]:
             check_fused_params(params)
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
         steps = self.advance_steps(group, params, states)
-        grads = apply_weight_decay_foreach(
-            params, grads, lr, group["weight_decay"], group["decoupled_weight_decay"]
-        )
+        grads = apply_weight_decay_foreach(params, grads, lr, decay, decoupled)
         ms, vs = adam_moments_foreach_(states, grads, beta1, beta2)
         if group["amsgrad"]:
             vs = running_max_foreach_([s["max_exp_avg_sq"] for s in states], vs)
