@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,18 +67,6 @@ def compare(cls, setup: Setup, options, *, steps=30, dtype=torch.float32, **kwar
 
 
 # ---------------------------------------------------------------- 签名与默认值
-def assert_same_signature_and_defaults(cls, params):
-    ours = inspect.signature(cls.__init__).parameters
-    theirs = inspect.signature(torch_twin(cls).__init__).parameters
-    assert list(ours) == list(theirs)
-    for name in theirs:
-        assert ours[name].kind == theirs[name].kind, name
-        assert ours[name].default == theirs[name].default, name
-    a, b = cls(params()), torch_twin(cls)(params())
-    assert list(a.defaults.items()) == list(b.defaults.items())
-    assert a.state_dict()["param_groups"] == b.state_dict()["param_groups"]
-
-
 # ---------------------------------------------------------------- 状态比较
 def _skeleton(tree):
     """树的骨架：容器类型、dict 键的顺序与字符串叶子（assert_close 不查、也比不了这些），
