@@ -24,6 +24,7 @@ from ._ops import (
     apply_weight_decay_foreach,
     as_float,
     bias_correction,
+    bias_corrections,
     running_max_,
     running_max_foreach_,
     sub_ratio_,
@@ -144,6 +145,6 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             vs = running_max_foreach_([s["max_exp_avg_sq"] for s in states], vs)
         denom = torch._foreach_sqrt(vs)
-        torch._foreach_div_(denom, [bias_correction(beta2, t) ** 0.5 for t in steps])
+        torch._foreach_div_(denom, [b**0.5 for b in bias_corrections(beta2, steps)])
         torch._foreach_add_(denom, eps)
-        sub_ratio_foreach_(params, ms, denom, [lr / bias_correction(beta1, t) for t in steps], group)
+        sub_ratio_foreach_(params, ms, denom, [lr / b for b in bias_corrections(beta1, steps)], group)

@@ -21,6 +21,7 @@ from ._ops import (
     apply_weight_decay,
     apply_weight_decay_foreach,
     bias_correction,
+    bias_corrections,
     sub_ratio_,
     sub_ratio_foreach_,
 )
@@ -160,7 +161,7 @@ class NAdam(Optimizer):
         torch._foreach_mul_(mu_products, mus)
         prods = mu_products if group["keep_tensors"] else [p.item() for p in mu_products]
         denom = torch._foreach_sqrt(vs)
-        torch._foreach_div_(denom, [bias_correction(beta2, t) ** 0.5 for t in steps])
+        torch._foreach_div_(denom, [b**0.5 for b in bias_corrections(beta2, steps)])
         torch._foreach_add_(denom, eps)
         grad_sizes = [lr * (1 - m) / (1 - p) for m, p in zip(mus, prods)]
         avg_sizes = [lr * n / (1 - p * n) for n, p in zip(mu_nexts, prods)]
