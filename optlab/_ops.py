@@ -31,9 +31,16 @@ def bias_correction(beta: Any, t: Any) -> Any:
 
     β 要求梯度时，幂运算要记住 t，而 step 张量下一步会被原地加一：用它的副本。
     """
-    if needs_grad(beta) and isinstance(t, torch.Tensor):
+    if isinstance(t, torch.Tensor) and needs_grad(beta):
         t = t.clone()
     return 1 - beta**t
+
+
+def bias_corrections(beta: Any, steps: list) -> list:
+    """每个参数的 :math:`1 - \\beta^t`（foreach 路径用；一次调用算出整张列表）。"""
+    if needs_grad(beta):
+        return [bias_correction(beta, t) for t in steps]
+    return [1 - beta**t for t in steps]
 
 
 def to_scalar(x: Any) -> Any:
@@ -52,7 +59,7 @@ def apply_weight_decay(
     if decoupled:
         param.mul_(1 - lr * weight_decay)
         return grad
-    if needs_grad(weight_decay):  # alpha= 只收数；θ 稍后会被原地改，反向传播要它的副本
+    if isinstance(weight_decay, torch.Tensor) and weight_decay.requires_grad:  # alpha= 只收数；θ 稍后会被原地改，反向传播要它的副本
         return grad.addcmul(param.clone(), weight_decay)
     return grad.add(param, alpha=weight_decay)
 
@@ -83,7 +90,7 @@ def ema_foreach_(avgs: Tensors, xs: Tensors, beta: Any) -> Tensors:
 
 def ema_sq_(avg: torch.Tensor, g: torch.Tensor, beta: Any) -> torch.Tensor:
     r""":math:`v \leftarrow \beta v + (1-\beta) g^2`。"""
-    if needs_grad(beta):  # value= 只收数：写成等价的 lerp，让梯度流到 β
+    if isinstance(beta, torch.Tensor) and beta.requires_grad:  # value= 只收数：写成等价的 lerp，让梯度流到 β
         return avg.lerp_(torch.square(g), 1 - beta)
     return avg.mul_(beta).addcmul_(g, g, value=1 - beta)
 
@@ -152,7 +159,7 @@ def sub_ratio_(
             num = num.clone()
         param.sub_(num / denom * step_size)
     else:
-        param.addcdiv_(num, denom, value=-as_float(step_size))
+        param.addcdiv_(num, denom, value=-step_size if type(step_size) is float else -as_float(step_size))
 
 
 def sub_ratio_foreach_(
@@ -162,4 +169,5 @@ def sub_ratio_foreach_(
     if group["keep_tensors"]:
         torch._foreach_sub_(params, torch._foreach_mul(torch._foreach_div(nums, denoms), step_sizes))
     else:
-        torch._foreach_addcdiv_(params, nums, denoms, [-as_float(s) for s in step_sizes])
+        scalars = [-(s.item() if type(s) is torch.Tensor else s) for s in step_sizes]
+        torch._foreach_addcdiv_(params, nums, denoms, scalars)

@@ -24,6 +24,7 @@ from ._ops import (
     apply_weight_decay_foreach,
     as_float,
     bias_correction,
+    bias_corrections,
     running_max_,
     running_max_foreach_,
     sub_ratio_,
@@ -120,11 +121,10 @@ class Adam(Optimizer):
 
     def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
         steps = self.advance_steps(group, params, states)
         for param, grad, state, t in zip(params, grads, states, steps):
-            grad = apply_weight_decay(
-                param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
-            )
+            grad = apply_weight_decay(param, grad, lr, decay, decoupled)
             m, v = adam_moments_(state, grad, beta1, beta2)
             if group["amsgrad"]:
                 v = running_max_(state["max_exp_avg_sq"], v, group["differentiable"])
@@ -138,14 +138,13 @@ class Adam(Optimizer):
         if group["fused"]:
             check_fused_params(params)
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        decay, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
         steps = self.advance_steps(group, params, states)
-        grads = apply_weight_decay_foreach(
-            params, grads, lr, group["weight_decay"], group["decoupled_weight_decay"]
-        )
+        grads = apply_weight_decay_foreach(params, grads, lr, decay, decoupled)
         ms, vs = adam_moments_foreach_(states, grads, beta1, beta2)
         if group["amsgrad"]:
             vs = running_max_foreach_([s["max_exp_avg_sq"] for s in states], vs)
         denom = torch._foreach_sqrt(vs)
-        torch._foreach_div_(denom, [bias_correction(beta2, t) ** 0.5 for t in steps])
+        torch._foreach_div_(denom, [b**0.5 for b in bias_corrections(beta2, steps)])
         torch._foreach_add_(denom, eps)
-        sub_ratio_foreach_(params, ms, denom, [lr / bias_correction(beta1, t) for t in steps], group)
+        sub_ratio_foreach_(params, ms, denom, [lr / b for b in bias_corrections(beta1, steps)], group)

@@ -17,6 +17,7 @@ from ._ops import (
     apply_weight_decay,
     apply_weight_decay_foreach,
     bias_correction,
+    bias_corrections,
     ema_,
     ema_foreach_,
     running_max_,
@@ -116,4 +117,4 @@ class Adamax(Optimizer):
         bounds = torch._foreach_abs(grads)
         torch._foreach_add_(bounds, eps)
         us = running_max_foreach_([s["exp_inf"] for s in states], bounds, beta2)
-        sub_ratio_foreach_(params, ms, us, [lr / bias_correction(beta1, t) for t in steps], group)
+        sub_ratio_foreach_(params, ms, us, [lr / b for b in bias_corrections(beta1, steps)], group)

@@ -21,6 +21,7 @@ from ._ops import (
     apply_weight_decay,
     apply_weight_decay_foreach,
     bias_correction,
+    bias_corrections,
     sub_ratio_,
     sub_ratio_foreach_,
 )
@@ -51,6 +52,9 @@ class NAdam(Optimizer):
     :math:`\psi` 是动量衰减 ``momentum_decay``：动量系数 :math:`\mu_t` 随步数从 :math:`\beta_1/2`
     慢慢升到 :math:`\beta_1`（一种动量预热）。连乘 :math:`\prod_{i\le t}\mu_i` 存在状态 ``mu_product`` 里。
     “Nesterov”体现在 :math:`\hat m_t` 用的是下一步的系数 :math:`\mu_{t+1}`——先往前看一步。
+
+    与 torch 2.13 有意不同的一处：``differentiable=True`` 且 ``lr`` 是要求梯度的张量时，torch 的反向传播
+    报 RuntimeError（它原地改了反向要用的张量）；这里给出正确的梯度（测试用中心差分核对）。
     """
 
     def __init__(
@@ -157,7 +161,7 @@ class NAdam(Optimizer):
         torch._foreach_mul_(mu_products, mus)
         prods = mu_products if group["keep_tensors"] else [p.item() for p in mu_products]
         denom = torch._foreach_sqrt(vs)
-        torch._foreach_div_(denom, [bias_correction(beta2, t) ** 0.5 for t in steps])
+        torch._foreach_div_(denom, [b**0.5 for b in bias_corrections(beta2, steps)])
         torch._foreach_add_(denom, eps)
         grad_sizes = [lr * (1 - m) / (1 - p) for m, p in zip(mus, prods)]
         avg_sizes = [lr * n / (1 - p * n) for n, p in zip(mu_nexts, prods)]

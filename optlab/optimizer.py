@@ -4,10 +4,14 @@
 
 * ``__init__``：校验超参数（用 ``optlab._checks`` 里的函数），把默认值交给基类；
 * ``init_state(group, param)``：第一次遇到某个参数时建立它的状态；
-* ``update(group, params, grads, states)`` 以及可选的 ``update_foreach(...)``：算法本身。
+* ``update(group, params, grads, states)`` 以及可选的 ``update_foreach(...)``：算法本身，
+  用 ``optlab._ops`` 里有名字的共享运算逐行写出算法框。
 
 其余的公共机制——收集有梯度的参数、惰性建状态、``maximize`` 取负、复数参数视为实数、
-按设备与 dtype 分桶走 foreach 路径、state_dict 的打包与恢复、钩子——都只在这里写一次。
+与 torch 一样拒绝所选路径不支持的输入（``check_step_inputs``）、把超参数整理成 Python 数或
+张量（``hyperparams``，子类用 ``scalar_hyperparams``/``tensor_policy`` 声明）、步数加一
+（``advance_steps``）、按设备与 dtype 分桶走 foreach 路径、state_dict 的打包与恢复、钩子
+——都只在这里写一次。
 """
 
 from __future__ import annotations
@@ -518,7 +522,9 @@ class Optimizer(torch.optim.Optimizer):
         steps = [s["step"] for s in states]
         self.check_capturable_devices(group, params, steps)
         torch._foreach_add_(steps, 1)
-        return steps if group["tensor_steps"] else [s.item() for s in steps]
+        if group["tensor_steps"] or torch.compiler.is_compiling():  # 编译时不同步（与 torch 相同）
+            return steps
+        return [s.item() for s in steps]
 
     def new_step_counter(self, group: dict[str, Any], param: torch.Tensor) -> torch.Tensor:
         """状态里的 ``step``：标量张量；capturable/fused 时放在参数所在设备上。"""

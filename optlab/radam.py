@@ -22,6 +22,7 @@ from ._ops import (
     apply_weight_decay,
     apply_weight_decay_foreach,
     bias_correction,
+    bias_corrections,
 )
 from .optimizer import Group, Optimizer, States, Tensors
 
@@ -174,10 +175,10 @@ class RAdam(Optimizer):
                 torch.where(o, _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf), 0.0)
                 for o, (rho_inf, rho_t) in zip(on, rhos)
             ]
-            m_hat = torch._foreach_div(exp_avgs, [bias_correction(beta1, t) for t in steps])
+            m_hat = torch._foreach_div(exp_avgs, bias_corrections(beta1, steps))
             torch._foreach_mul_(m_hat, lr)
             scale = torch._foreach_reciprocal(denom)
-            torch._foreach_mul_(scale, [bias_correction(beta2, t) ** 0.5 for t in steps])
+            torch._foreach_mul_(scale, [b**0.5 for b in bias_corrections(beta2, steps)])
             torch._foreach_mul_(scale, rects)
             torch._foreach_add_(scale, [torch.where(o, 0.0, 1.0) for o in on])
             torch._foreach_mul_(m_hat, scale)

@@ -33,6 +33,9 @@ class RMSprop(Optimizer):
 
     出处：Hinton《Neural Networks for Machine Learning》第 6e 讲；centered 版本见 Graves (2013)
     *Generating Sequences With Recurrent Neural Networks*。注意 :math:`\epsilon` 加在根号外面。
+
+    与 torch 2.13 有意不同的一处：``differentiable=True`` 且 ``eps`` 或 ``momentum`` 是要求梯度的张量时，
+    torch 的反向传播报 RuntimeError（它原地改了反向要用的张量）；这里给出正确的梯度（测试用中心差分核对）。
     """
 
     number_hyperparams = ("alpha", "weight_decay")  # torch 的 for-loop 把它们当作数用

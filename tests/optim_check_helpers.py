@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 import torch
 from optim_test_support import CUDA, DTYPE_IDS, DTYPES, STEPS, through_disk, torch_twin  # noqa: F401
@@ -40,22 +38,6 @@ def run_groups(cls, combos, dtype, lr, **kwargs):
 
 
 # ---------------------------------------------------------------- 签名与默认值
-def assert_same_signature(cls):
-    ours = inspect.signature(cls.__init__).parameters
-    theirs = inspect.signature(torch_twin(cls).__init__).parameters
-    assert list(ours) == list(theirs)
-    for name in theirs:
-        assert ours[name].kind == theirs[name].kind, name
-        assert ours[name].default == theirs[name].default, name
-
-
-def assert_same_defaults(cls, **options):
-    p = torch.zeros(2, requires_grad=True)
-    ours, theirs = cls([p], **options), torch_twin(cls)([p], **options)
-    assert list(ours.defaults.items()) == list(theirs.defaults.items())
-    assert ours.state_dict()["param_groups"] == theirs.state_dict()["param_groups"]
-
-
 # ---------------------------------------------------------------- state_dict 互通
 def _train(opt, params, n):
     for _ in range(n):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
 import warnings
 
 import pytest
@@ -58,17 +57,6 @@ def with_dtype(options, dtype):
 
 
 # ---------------------------------------------------------------- 签名与默认值
-def check_signature_and_defaults(cls):
-    """参数名、种类（位置/仅关键字）、默认值与 torch 相同；defaults 的键顺序也相同。"""
-    ours = inspect.signature(cls.__init__).parameters
-    theirs = inspect.signature(torch_twin(cls).__init__).parameters
-    assert [(p.name, p.kind, p.default) for p in ours.values()] == [
-        (p.name, p.kind, p.default) for p in theirs.values()
-    ]
-    params = [torch.zeros(2, requires_grad=True)]
-    assert list(cls(params).defaults.items()) == list(torch_twin(cls)(params).defaults.items())
-
-
 def check_state_layout(cls, options, dtype=torch.float32):
     """一步之后状态的键、dtype、形状、设备与 torch 完全相同。"""
     states = []

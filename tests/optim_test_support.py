@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import itertools
 
@@ -36,3 +37,17 @@ def through_disk(state_dict):
     torch.save(state_dict, buffer)
     buffer.seek(0)
     return torch.load(buffer, weights_only=True)
+
+
+def assert_same_signature_and_defaults(cls, params=None, **options):
+    """参数名、种类（位置/仅关键字）、默认值与 torch 相同；用 ``options`` 构造后，defaults 与
+    param_groups（连同键的顺序）也相同。``params()`` 给出参数（默认一个 2 元素张量）。"""
+    ours = inspect.signature(cls.__init__).parameters
+    theirs = inspect.signature(torch_twin(cls).__init__).parameters
+    assert [(p.name, p.kind, p.default) for p in ours.values()] == [
+        (p.name, p.kind, p.default) for p in theirs.values()
+    ]
+    make = params or (lambda: [torch.zeros(2, requires_grad=True)])
+    a, b = cls(make(), **options), torch_twin(cls)(make(), **options)
+    assert list(a.defaults.items()) == list(b.defaults.items())
+    assert a.state_dict()["param_groups"] == b.state_dict()["param_groups"]

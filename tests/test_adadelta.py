@@ -12,10 +12,8 @@ from optim_check_helpers import (
     assert_capturable_math,
     assert_differentiable_gradcheck,
     assert_optim_db_error,
-    assert_same_defaults,
     assert_same_differentiable_grads,
     assert_same_error,
-    assert_same_signature,
     assert_same_state_layout,
     assert_state_dict_round_trips,
     ids,
@@ -23,7 +21,7 @@ from optim_check_helpers import (
     run_groups,
     triples,
 )
-from optim_test_support import grid
+from optim_test_support import assert_same_signature_and_defaults, grid
 
 from optlab.adadelta import Adadelta
 from optlab.testing import compare_with_torch
@@ -51,9 +49,8 @@ def test_tensor_lr_and_edge_rho(foreach):
 
 
 def test_signature_and_defaults():
-    assert_same_signature(Adadelta)
-    assert_same_defaults(Adadelta)
-    assert_same_defaults(Adadelta, lr=0.5, rho=0.8, capturable=True, foreach=True)
+    assert_same_signature_and_defaults(Adadelta)
+    assert_same_signature_and_defaults(Adadelta, None, lr=0.5, rho=0.8, capturable=True, foreach=True)
 
 
 def test_state_layout():

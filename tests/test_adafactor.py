@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from optim_test_support import grid
+from optim_test_support import assert_same_signature_and_defaults, grid
 from special_optim_checks import (
     Setup,
     assert_optim_db_error_like_torch,
     assert_same_error,
-    assert_same_signature_and_defaults,
     assert_same_state_layout,
     assert_state_dict_round_trips,
     compare,

@@ -11,10 +11,8 @@ from optim_check_helpers import (
     DTYPES,
     STEPS,
     assert_optim_db_error,
-    assert_same_defaults,
     assert_same_differentiable_grads,
     assert_same_error,
-    assert_same_signature,
     assert_same_state_layout,
     assert_state_dict_round_trips,
     ids,
@@ -22,7 +20,7 @@ from optim_check_helpers import (
     run_groups,
     triples,
 )
-from optim_test_support import grid
+from optim_test_support import assert_same_signature_and_defaults, grid
 
 from optlab.adagrad import Adagrad
 from optlab.testing import compare_with_torch
@@ -65,9 +63,8 @@ def test_tensor_lr(impl):
 
 
 def test_signature_and_defaults():
-    assert_same_signature(Adagrad)
-    assert_same_defaults(Adagrad)
-    assert_same_defaults(Adagrad, lr=0.3, lr_decay=0.1, fused=True)
+    assert_same_signature_and_defaults(Adagrad)
+    assert_same_signature_and_defaults(Adagrad, None, lr=0.3, lr_decay=0.1, fused=True)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ from optim_family_checks import (
     check_differentiable,
     check_error_matches_torch,
     check_optim_db_errors,
-    check_signature_and_defaults,
     check_state_dict_round_trip,
     check_state_layout,
     pair_ids,
@@ -24,7 +23,7 @@ from optim_family_checks import (
     run_pair,
     with_dtype,
 )
-from optim_test_support import grid
+from optim_test_support import assert_same_signature_and_defaults, grid
 
 from optlab.asgd import ASGD
 from optlab.testing import compare_with_torch
@@ -81,7 +80,7 @@ def test_ax_is_running_average_after_t0():
 
 
 def test_signature_defaults_and_state_layout():
-    check_signature_and_defaults(ASGD)
+    assert_same_signature_and_defaults(ASGD)
     check_state_layout(ASGD, {})
     check_state_layout(ASGD, {"foreach": True}, dtype=torch.complex64)
 

@@ -12,10 +12,8 @@ from optim_check_helpers import (
     assert_capturable_math,
     assert_differentiable_gradcheck,
     assert_optim_db_error,
-    assert_same_defaults,
     assert_same_differentiable_grads,
     assert_same_error,
-    assert_same_signature,
     assert_same_state_layout,
     assert_state_dict_round_trips,
     ids,
@@ -23,7 +21,7 @@ from optim_check_helpers import (
     run_groups,
     triples,
 )
-from optim_test_support import grid
+from optim_test_support import assert_same_signature_and_defaults, grid
 
 from optlab.rmsprop import RMSprop
 from optlab.testing import compare_with_torch
@@ -52,9 +50,8 @@ def test_tensor_lr_and_momentum_one(foreach):
 
 
 def test_signature_and_defaults():
-    assert_same_signature(RMSprop)
-    assert_same_defaults(RMSprop)
-    assert_same_defaults(RMSprop, momentum=0.9, centered=True, capturable=True)
+    assert_same_signature_and_defaults(RMSprop)
+    assert_same_signature_and_defaults(RMSprop, None, momentum=0.9, centered=True, capturable=True)
 
 
 @pytest.mark.parametrize("options", [{}, {"momentum": 0.9, "centered": True}], ids=str)

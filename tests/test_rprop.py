@@ -12,10 +12,8 @@ from optim_check_helpers import (
     assert_capturable_math,
     assert_differentiable_gradcheck,
     assert_optim_db_error,
-    assert_same_defaults,
     assert_same_differentiable_grads,
     assert_same_error,
-    assert_same_signature,
     assert_same_state_layout,
     assert_state_dict_round_trips,
     ids,
@@ -23,7 +21,7 @@ from optim_check_helpers import (
     run_groups,
     triples,
 )
-from optim_test_support import grid
+from optim_test_support import assert_same_signature_and_defaults, grid
 
 from optlab.rprop import Rprop
 from optlab.testing import compare_with_torch
@@ -55,9 +53,8 @@ def test_tensor_hyperparameters(foreach):
 
 
 def test_signature_and_defaults():
-    assert_same_signature(Rprop)
-    assert_same_defaults(Rprop)
-    assert_same_defaults(Rprop, lr=0.1, etas=(0.4, 1.1), step_sizes=(1e-3, 1.0), capturable=True)
+    assert_same_signature_and_defaults(Rprop)
+    assert_same_signature_and_defaults(Rprop, None, lr=0.1, etas=(0.4, 1.1), step_sizes=(1e-3, 1.0), capturable=True)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.complex64], ids=DTYPE_IDS)
