@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from html import unescape
 from pathlib import Path
 
 import nbformat
@@ -67,7 +68,9 @@ def test_exercise_cells_follow_the_convention(path):
         stub_cell, check_cell, sol_cell = (nb["cells"][i] for i in (stub, check, solution))
         assert "..." in source(stub_cell), f"作答单元格 {stub} 应留空（用 ... 占位）"
         assert stub_cell.get("outputs") == [], f"作答单元格 {stub} 不应有输出"
-        assert NOT_ANSWERED in stream_text(check_cell), f"检查单元格 {check} 保存的输出应是“尚未作答”"
+        assert NOT_ANSWERED in stream_text(check_cell), (
+            f"检查单元格 {check} 保存的输出应是“尚未作答”"
+        )
         assert sol_cell["cell_type"] == "markdown"
         text = source(sol_cell)
         assert text.lstrip().startswith("<details") and "open" not in text.split(">", 1)[0], (
@@ -103,3 +106,50 @@ def test_reference_solutions_pass_their_checks(path, monkeypatch):
         printed = stream_text(nb.cells[check])
         assert CORRECT in printed, f"{path.name} 第 {check} 格：代入参考答案后输出为 {printed!r}"
     assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
+HTML_DIR = NOTEBOOK_DIR.parent / "_build" / "html" / "notebooks"
+DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.DOTALL)
+TAG = re.compile(r"<[^>]+>")
+
+
+def visible_text(html_fragment: str) -> str:
+    return unescape(TAG.sub("", html_fragment))
+
+
+@pytest.mark.parametrize("path", SOLVED, ids=lambda p: p.stem)
+def test_built_html_keeps_solutions_collapsed(path):
+    """网页版：每道题的参考答案都在一个收起（没有 open）、正确闭合的 <details> 里，答案代码渲染成代码块。"""
+    page = HTML_DIR / f"{path.stem}.html"
+    if not page.exists():
+        pytest.skip("教材尚未构建（_build/html 不存在）：先运行 make book")
+    html = page.read_text(encoding="utf-8")
+    nb = load(path)
+    solutions = [solution_code(nb["cells"][sol]) for _, _, sol in exercises(nb)]
+    blocks = [
+        (attrs, body) for attrs, body in DETAILS.findall(html) if "exercise-solution" in attrs
+    ]
+    assert len(blocks) == len(solutions), (
+        f"{page.name}：网页里有 {len(blocks)} 个参考答案折叠块，笔记本里有 {len(solutions)} 道题"
+    )
+    for (attrs, body), code in zip(blocks, solutions):
+        assert not re.search(r"\bopen\b", attrs), (
+            f"{page.name}：参考答案默认应收起：<details{attrs}>"
+        )
+        assert "<summary>" in body and "参考答案" in body, f"{page.name}：折叠块缺少“参考答案”标题"
+        assert "<pre" in body and 'class="highlight' in body, (
+            f"{page.name}：参考答案应渲染成高亮的代码块，而不是普通文字"
+        )
+        shown = visible_text(body)
+        for line in code.strip().splitlines():
+            assert line.strip() in shown, f"{page.name}：参考答案里的这一行不在折叠块内：{line!r}"
+    # 折叠块之外的代码块（作答格、检查格……）里不应出现完整的参考答案
+    outside = [
+        " ".join(visible_text(pre).split())
+        for pre in re.findall(r"<pre\b.*?</pre>", DETAILS.sub("", html), re.DOTALL)
+    ]
+    for code in solutions:
+        flat = " ".join(code.split())
+        assert not any(flat in block for block in outside), (
+            f"{page.name}：参考答案出现在折叠块之外：{code.strip().splitlines()[0]!r}"
+        )

@@ -6,6 +6,7 @@ Markdown（渲染成表格）与按显示宽度补齐的纯文本两种形式，
 
 from __future__ import annotations
 
+import html
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -60,6 +61,21 @@ class Table:
 
         rule = ["---:" if num else "---" for num in self.numeric]
         return "\n".join([line(self.headers), line(rule), *(line(r) for r in self.rows)])
+
+    def _repr_html_(self) -> str:
+        # 网页版教材（myst-nb 按 CommonMark 渲染 Markdown 输出，不认表格语法）与 JupyterLab 都优先用 HTML
+        def row(cells: Sequence[str], tag: str) -> str:
+            aligns = ("right" if num else "left" for num in self.numeric)
+            return "<tr>" + "".join(
+                f'<{tag} style="text-align: {align}">{html.escape(c)}</{tag}>'
+                for c, align in zip(cells, aligns)
+            ) + "</tr>"
+
+        body = "".join(row(r, "td") for r in self.rows)
+        return (
+            '<table class="optlab-table">'
+            f"<thead>{row(self.headers, 'th')}</thead><tbody>{body}</tbody></table>"
+        )
 
     def __repr__(self) -> str:
         widths = [
