@@ -3,6 +3,7 @@
 import functools
 import http.server
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,7 +18,8 @@ import yaml
 from fontTools.ttLib import TTFont
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML_DIR = ROOT / "_build" / "html"
+# OPTLAB_BOOK_HTML 可以指向另一份构建（例如旧版本的 _build/html），用同一组测试检查它
+HTML_DIR = Path(os.environ.get("OPTLAB_BOOK_HTML") or ROOT / "_build" / "html")
 CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"]
 PROBE_PATH = "/__optlab_font_probe.html"
 
@@ -292,7 +294,11 @@ def test_css_puts_chinese_font_in_body_and_headings():
     css = (HTML_DIR / "_static" / "optlab.css").read_text(encoding="utf-8")
     base = re.search(r"--pst-font-family-base:([^;]+);", css)
     assert base and "var(--optlab-font-cjk)" in base.group(1)
-    assert re.search(r'--optlab-font-cjk:\s*"Optlab CJK"', css)
+    assert re.search(r'--optlab-font-cjk-faces:\s*"Optlab CJK"', css)
+    assert re.search(r"--optlab-font-cjk:\s*var\(--optlab-font-cjk-faces\)", css)
+    # 代码、输出与行内代码的等宽字体栈也要有中文字体
+    mono = re.search(r"--pst-font-family-monospace:([^;]+);", css)
+    assert mono and "var(--optlab-font-cjk-faces)" in mono.group(1)
     assert "--pst-font-family-heading: var(--pst-font-family-base)" in css
     intro = (HTML_DIR / "book" / "intro.html").read_text(encoding="utf-8")
     assert any("optlab.css" in res for res in parse(intro).resources), "页面没有引用 optlab.css"
@@ -328,3 +334,18 @@ def test_notebooks_store_no_widget_state():
     for path in notebooks:
         metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
         assert "widgets" not in metadata, f"{path.name} 保存了 ipywidgets 状态，网页会去 CDN 取控件脚本"
+
+
+def test_subset_generator_sees_escaped_and_entity_characters(tmp_path):
+    # 笔记本 JSON 里的 \uXXXX、HTML 里的字符实体、代码与输出里的中文都要进字体子集
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import optlab_assets
+
+    notebook = tmp_path / "a.ipynb"
+    notebook.write_text('{"source": ["# \\u5b66\\u4e60\\u7387"], "text": "&#x52a8;&#37327;"}', encoding="utf-8")
+    page = tmp_path / "b.html"
+    page.write_text('<pre><span class="c1"># 权重衰减</span></pre>', encoding="utf-8")
+    chars = optlab_assets.collect_chars([notebook, page])
+    assert set("学习率动量权重衰减") <= chars

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import re
 import shutil
@@ -95,6 +96,8 @@ def collect_chars(paths: list[Path]) -> set[str]:
         text = path.read_text(encoding="utf-8", errors="ignore")
         # 笔记本 JSON 里的中文可能被转义成 \uXXXX，先还原
         text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+        # HTML 里的字符实体（&#x5b66; 之类）也还原，免得漏掉只以实体形式出现的字
+        text = html.unescape(text)
         chars.update(ch for ch in text if is_cjk(ch))
     return chars
 

@@ -4,7 +4,10 @@
 所以不需要 ipympl，也能在 pytest 里无界面地驱动：改 ``explorer.controls[...].value``，
 检查 ``explorer.image.value`` / ``explorer.trajectories`` 是否变化。
 
-静态网页书里控件不会运行：用 ``explorer.static_figure()`` 或 ``grid.plot_lr_grid`` 画普通图；
+静态网页书里没有内核，控件不会运行。所以探索器显示时给出两种表示（MIME 包）：
+ipywidgets 的控件视图（JupyterLab 里用它，实时重算），以及 ``text/html``——用 optlab 预先算好的
+数据加一个自写的 JS 查看器（见 ``optlab.lab.viz.web``），网页书优先显示它（``_config.yml`` 里的
+``nb_mime_priority_overrides``）。也可以用 ``explorer.static_figure()`` 或 ``grid.plot_lr_grid`` 画普通图；
 ``show_static=True`` 时，显示控件后紧跟一张初始状态的静态图。
 """
 
@@ -29,10 +32,22 @@ class _Explorer:
 
     show_static = False
 
+    def web_html(self) -> str:
+        """网页版（预先算好的数据 + JS 查看器）的 HTML；第一次调用时计算，之后复用。"""
+        if getattr(self, "_web_html", None) is None:
+            self._web_html = self._make_web_html()
+        return self._web_html
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        bundle["text/plain"] = f"{type(self).__name__}（在 JupyterLab 里是可交互的控件，网页版是预先算好的查看器）"
+        bundle["text/html"] = self.web_html()
+        return bundle
+
     def _ipython_display_(self):
         from IPython.display import Image, display
 
-        display(self.widget)
+        display(self._repr_mimebundle_(), raw=True)
         if self.show_static:
             display(Image(figure_png(self.figure)))
 
@@ -71,6 +86,7 @@ class OptimizerExplorer(_Explorer):
         apply_style()
         land = get_landscape(landscape)
         self.resolver = resolver or resolve_class
+        self._web_args = (land.name, tuple(names), steps)
         self.show_static = show_static
         self.render_count = 0
         self.trajectories = []
@@ -105,6 +121,12 @@ class OptimizerExplorer(_Explorer):
         for name, control in self.controls.items():
             control.observe(self._on_landscape if name == "landscape" else self._on_change, names="value")
         self.update()
+
+    def _make_web_html(self) -> str:
+        from .web import optimizer_explorer_html
+
+        landscape, names, steps = self._web_args
+        return optimizer_explorer_html(landscape, names, steps=steps, resolver=self.resolver)
 
     # ---- 事件 ----
     def _set_start_sliders(self, land):
@@ -256,6 +278,7 @@ class SchedulerExplorer(_Explorer):
         self.show_static = show_static
         self.render_count = 0
         self.values = {}
+        self._web_args = (scheduler, steps, lr)
         style = {"description_width": "90px"}
         self.controls = {
             "scheduler": W.Dropdown(options=list(SCHEDULERS), value=scheduler, description="调度器", style=style),
@@ -279,6 +302,12 @@ class SchedulerExplorer(_Explorer):
         for name, control in self.controls.items():
             control.observe(self._on_scheduler if name == "scheduler" else self._on_change, names="value")
         self.update()
+
+    def _make_web_html(self) -> str:
+        from .web import scheduler_explorer_html
+
+        scheduler, steps, lr = self._web_args
+        return scheduler_explorer_html(scheduler, steps=steps, lr=lr, module=self.module)
 
     def _configure(self, name):
         self._busy = True
