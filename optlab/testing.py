@@ -95,6 +95,8 @@ class ParityReport:
     max_state_diff: float = 0.0
     first_failure: str | None = None
     history: list[float] = field(default_factory=list)
+    # 每个参数组：(参数个数, 该组自己的选项)；None 表示没有分组（只有一个参数组）
+    groups: list[tuple[int, dict[str, Any]]] | None = None
 
     @property
     def passed(self) -> bool:
@@ -102,8 +104,14 @@ class ParityReport:
 
     def summary(self) -> str:
         verdict = "通过 ✓" if self.passed else f"未通过 ✗（{self.first_failure}）"
+        grouping = ""
+        if self.groups:
+            parts = "；".join(
+                f"组 {i}（{n} 个参数）{extra or '{}'}" for i, (n, extra) in enumerate(self.groups)
+            )
+            grouping = f"（{len(self.groups)} 个参数组：{parts}）"
         return (
-            f"{self.name}{self.options} 在 {self.device}/{str(self.dtype).replace('torch.', '')} 上走 {self.steps} 步："
+            f"{self.name}{self.options}{grouping} 在 {self.device}/{str(self.dtype).replace('torch.', '')} 上走 {self.steps} 步："
             f"参数最大差 {self.max_param_diff:.2e}，状态最大差 {self.max_state_diff:.2e} —— {verdict}"
         )
 
@@ -220,6 +228,10 @@ def compare_with_torch(
     ours = ours_cls(grouped(ours_params), **options)
     theirs = theirs_cls(grouped(theirs_params), **options)
     report = ParityReport(name, options, str(torch.device(device)), dtype, steps)
+    if groups:
+        report.groups = [
+            (len(g["params"]), {k: v for k, v in g.items() if k != "params"}) for g in grouped(build())
+        ]
 
     def one_step(opt: Any, ps: list[torch.Tensor], step_index: int) -> None:
         def closure() -> torch.Tensor:

@@ -144,3 +144,15 @@ def test_report_dataclass_summary_mentions_options_and_dtype():
     report = ParityReport("SGD", {"lr": 0.1}, "cpu", torch.float64, 3)
     text = report.summary()
     assert "SGD" in text and "float64" in text and "lr" in text
+
+
+def test_summary_shows_parameter_groups():
+    """两个参数组的对照不能打印得像一次普通的单组运行。"""
+    report = compare_with_torch(
+        "SGD", {"lr": 0.02, "momentum": 0.9}, groups=[{}, {"lr": 0.005, "nesterov": True}], steps=2
+    )
+    text = report.summary()
+    assert report.groups == [(1, {}), (2, {"lr": 0.005, "nesterov": True})]
+    assert "2 个参数组" in text and "'nesterov': True" in text and "'lr': 0.005" in text
+    plain = compare_with_torch("SGD", {"lr": 0.02}, steps=2)
+    assert plain.groups is None and "参数组" not in plain.summary()
