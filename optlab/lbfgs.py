@@ -248,7 +248,7 @@ class LBFGS(Optimizer):
             # ---- 停止条件
             if n_iter == max_iter or current_evals >= max_eval or opt_cond:
                 break
-            if d.mul(t).abs().max() <= tolerance_change:  # 步子太小
+            if d.mul(t).abs().max() <= tolerance_change:  # 步长太小
                 break
             if abs(loss - prev_loss) < tolerance_change:  # 损失几乎不变
                 break

@@ -35,7 +35,7 @@ class RMSprop(Optimizer):
     *Generating Sequences With Recurrent Neural Networks*。注意 :math:`\epsilon` 加在根号外面。
 
     与 torch 2.13 有意不同的一处：``differentiable=True`` 且 ``eps`` 或 ``momentum`` 是要求梯度的张量时，
-    torch 的反向传播报 RuntimeError（它原地改了反向要用的张量）；这里给出正确的梯度（测试用中心差分核对）。
+    torch 在某些设置下（例如 ``centered=True`` 且带动量与权重衰减）反向传播报 RuntimeError（它原地改了反向要用的张量）；这里给出正确的梯度（测试用中心差分核对）。
     """
 
     number_hyperparams = ("alpha", "weight_decay")  # torch 的 for-loop 把它们当作数用
@@ -98,7 +98,7 @@ class RMSprop(Optimizer):
                 g_bar = ema_(state["grad_avg"], grad, alpha)
                 if differentiable:  # 下一步还会原地改 grad_avg，反向传播要用的是这一步的值
                     g_bar = g_bar.clone()
-                # 减去均值的平方 = 方差估计，比未中心化的二阶矩更小，步子更大
+                # 减去均值的平方 = 方差估计，比未中心化的二阶矩更小，步长更大
                 avg = v.addcmul(g_bar, g_bar, value=-1).sqrt_()
             else:
                 avg = v.sqrt()
