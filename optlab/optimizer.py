@@ -24,6 +24,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from ._checks import check_fused_params
+from ._fused import fused_update
 
 __all__ = ["Optimizer", "required"]
 
@@ -284,13 +285,19 @@ class Optimizer:
         return bool(foreach)
 
     def dispatch(self, group: dict[str, Any], params: list, grads: list, states: list) -> None:
-        """选 for-loop 或 foreach；foreach 路径按 (设备, dtype) 分桶。"""
+        """选 for-loop、foreach 或 fused；后两者按 (设备, dtype) 分桶。
+
+        fused 时交给 ``optlab._fused``：用 ``torch.compile`` 把算法的公式编译成融合内核。
+        """
         if not self.use_foreach(group, params, grads):
             self.update(group, params, grads, states)
             return
+        update_foreach = self.update_foreach
+        if group.get("fused"):
+            update_foreach = functools.partial(fused_update, self)
         first = params[0]
         if all(p.dtype == first.dtype and p.device == first.device for p in params):
-            self.update_foreach(group, params, grads, states)  # 常见情形：只有一个桶，不必逐个分拣
+            update_foreach(group, params, grads, states)  # 常见情形：只有一个桶，不必逐个分拣
             return
         buckets: dict[tuple, tuple[list, list, list]] = {}
         for p, g, s in zip(params, grads, states):
@@ -299,7 +306,7 @@ class Optimizer:
             bucket[1].append(g)
             bucket[2].append(s)
         for bucket in buckets.values():
-            self.update_foreach(group, *bucket)
+            update_foreach(group, *bucket)
 
     def new_step_counter(self, group: dict[str, Any], param: torch.Tensor) -> torch.Tensor:
         """状态里的 ``step``：标量张量；capturable/fused 时放在参数所在设备上。"""
