@@ -118,6 +118,11 @@ def _float(x: Any) -> Any:
     return x.item() if isinstance(x, torch.Tensor) else x
 
 
+def _scalars(*values: Any) -> list:
+    """超参数作为 0 维 float64 张量交给内核：它们是计算图的输入，改学习率不会重新编译。"""
+    return [None if v is None else torch.tensor(_float(v), dtype=torch.float64) for v in values]
+
+
 def _sgd_args(group, params, grads, states):
     momentum = _float(group["momentum"])
     bufs = None
@@ -125,8 +130,8 @@ def _sgd_args(group, params, grads, states):
         bufs = [s.get("momentum_buffer") for s in states]
         if any(b is None for b in bufs):
             return None  # 第一步：缓冲区直接取梯度本身，交给 foreach 路径
-    args = (params, grads, bufs, _float(group["lr"]), _nonzero(_float(group["weight_decay"])),
-            momentum, _float(group["dampening"]))  # fmt: skip
+    args = (params, grads, bufs, *_scalars(group["lr"], _nonzero(_float(group["weight_decay"])),
+            momentum, group["dampening"]))  # fmt: skip
     return args, {"nesterov": bool(group["nesterov"])}
 
 
@@ -142,8 +147,8 @@ def _adam_args(group, params, grads, states):
     max_sqs = [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else None
     args = (
         params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-        max_sqs, _advance_steps(states), _float(group["lr"]), beta1, beta2,
-        _float(group["eps"]), _nonzero(_float(group["weight_decay"])),
+        max_sqs, _advance_steps(states),
+        *_scalars(group["lr"], beta1, beta2, group["eps"], _nonzero(_float(group["weight_decay"]))),
     )  # fmt: skip
     return args, {"decoupled": bool(group.get("decoupled_weight_decay", False))}
 
@@ -151,8 +156,7 @@ def _adam_args(group, params, grads, states):
 def _adagrad_args(group, params, grads, states):
     args = (
         params, grads, [s["sum"] for s in states], _advance_steps(states),
-        _float(group["lr"]), _float(group["lr_decay"]), _nonzero(_float(group["weight_decay"])),
-        _float(group["eps"]),
+        *_scalars(group["lr"], group["lr_decay"], _nonzero(_float(group["weight_decay"])), group["eps"]),
     )  # fmt: skip
     return args, {}
 

@@ -12,6 +12,7 @@ import warnings
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
 
 import optlab
 from optlab import _fused
@@ -48,11 +49,14 @@ def _run(module, name, options, dtype, device="cpu", steps=4):
     opt = getattr(module, name)(params, **options)
     for k in range(steps):
         if k == 2:  # 学习率中途改变（调度器的做法）：编译结果不应因此失效
+            graphs = counters["stats"]["unique_graphs"]
             for group in opt.param_groups:
                 group["lr"] *= 0.5
         for p, g in zip(params, grads[k]):
             p.grad = g.clone()
         opt.step()
+    if module is optlab:
+        assert counters["stats"]["unique_graphs"] == graphs, "改学习率触发了重新编译"
     return params, opt
 
 
