@@ -1,6 +1,8 @@
 """optlab：从零实现的 torch.optim，可直接 ``import optlab as optim`` 使用。"""
 
 from . import lr_scheduler, swa_utils
+from . import optimizer as optimizer
+from ._swap_in import swap_in_optimizer_params_and_state
 from .adadelta import Adadelta
 from .adafactor import Adafactor
 from .adagrad import Adagrad
@@ -39,4 +41,5 @@ __all__ = [
     "SparseAdam",
     "lr_scheduler",
     "swa_utils",
+    "swap_in_optimizer_params_and_state",
 ]

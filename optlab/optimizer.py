@@ -15,18 +15,24 @@ from __future__ import annotations
 import functools
 import warnings
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from copy import deepcopy
 from itertools import chain
 from typing import Any
 
 import torch
+import torch.optim.optimizer as _torch_optimizer_module
 from torch.utils.hooks import RemovableHandle
 
 from ._checks import check_fused_params
 from ._fused import fused_update
 
-__all__ = ["Optimizer", "required"]
+__all__ = [
+    "Optimizer",
+    "register_optimizer_step_post_hook",
+    "register_optimizer_step_pre_hook",
+    "required",
+]
 
 
 class _RequiredParameter:
@@ -62,51 +68,83 @@ def _as_real(t: torch.Tensor) -> torch.Tensor:
 
 
 def _run_step_with_hooks(step: Callable) -> Callable:
-    """包装子类的 ``step``：前后运行 step 钩子。"""
+    """包装子类的 ``step``：前后运行 step 钩子（全局钩子与本实例的钩子）。
+
+    与 torch 一样：整个过程包在名为 ``Optimizer.step#<类名>.step`` 的性能分析区段里，
+    钩子看到的 ``args`` 含 self；pre 钩子可以返回新的 ``(args, kwargs)``。
+    """
 
     @functools.wraps(step)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        # 与 torch 相同：钩子看到的 args 含 self，替换后的 args 也必须含 self
         self = args[0]
-        for hook in chain(_global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
-            result = hook(self, args, kwargs)
-            if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(
-                        f"{step} must return None or a tuple of (new_args, new_kwargs), but got {result}."
-                    )
-                args, kwargs = result
-        out = step(*args, **kwargs)
-        for hook in chain(
-            self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()
-        ):
-            hook(self, args, kwargs)
-        return out
+        with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
+            for hook in chain(
+                _global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()
+            ):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            f"{step} must return None or a tuple of (new_args, new_kwargs), "
+                            f"but got {result}."
+                        )
+                    args, kwargs = result
+            out = step(*args, **kwargs)
+            self._optimizer_step_code()
+            for hook in chain(
+                self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()
+            ):
+                hook(self, args, kwargs)
+            return out
 
     wrapper._optlab_hooked = True  # type: ignore[attr-defined]
+    wrapper.hooked = True  # type: ignore[attr-defined]  # torch 用这个标记判断 step 是否已包装
     return wrapper
 
 
-_global_step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
-_global_step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+# 全局 step 钩子与 torch 共用同一张表：无论用 torch.optim.optimizer 还是 optlab.optimizer 的
+# register_optimizer_step_*_hook 注册，钩子都对两边的全部优化器生效（torch 文档说的“所有优化器”）。
+# 这里只共享表本身（两个 OrderedDict），不运行 torch 的任何函数。
+_global_step_pre_hooks: OrderedDict[int, Callable] = getattr(
+    _torch_optimizer_module, "_global_optimizer_pre_hooks", OrderedDict()
+)
+_global_step_post_hooks: OrderedDict[int, Callable] = getattr(
+    _torch_optimizer_module, "_global_optimizer_post_hooks", OrderedDict()
+)
 
 
 def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
-    """对所有 optlab 优化器生效的 step 前置钩子。"""
+    """对所有优化器（optlab 与 torch.optim）生效的 step 前置钩子：``hook(optimizer, args, kwargs)``。"""
     handle = RemovableHandle(_global_step_pre_hooks)
     _global_step_pre_hooks[handle.id] = hook
     return handle
 
 
 def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
-    """对所有 optlab 优化器生效的 step 后置钩子。"""
+    """对所有优化器（optlab 与 torch.optim）生效的 step 后置钩子：``hook(optimizer, args, kwargs)``。"""
     handle = RemovableHandle(_global_step_post_hooks)
     _global_step_post_hooks[handle.id] = hook
     return handle
 
 
-class Optimizer:
-    """所有优化器的基类，公开行为与 ``torch.optim.Optimizer`` 相同。"""
+def _step_not_implemented(self: Any, closure: Any = None) -> Any:
+    raise NotImplementedError
+
+
+class Optimizer(torch.optim.Optimizer):
+    """所有优化器的基类，公开行为与 ``torch.optim.Optimizer`` 相同。
+
+    **类型**上继承 ``torch.optim.Optimizer``：torch 自己和上层库（transformers、Lightning、
+    ``torch.distributed.checkpoint``、torch 的调度器……）里的 ``isinstance(x, Optimizer)``
+    检查都会接受 optlab 的优化器。**行为**却全部是这里的代码：torch 基类在类体里定义的每个
+    方法（``__init__``、step 包装与性能分析钩子、``state_dict``/``load_state_dict``、
+    ``zero_grad``、``add_param_group``、钩子注册、``__repr__`` 等）本类都重新实现了一遍，
+    从不调用 ``super()``，所以 torch 基类的方法体一行也不会运行
+    （``tests/test_ecosystem_identity.py`` 把它们全部换成抛异常的函数来证明这一点）。
+    """
+
+    OptimizerPreHook = Callable[..., "tuple[tuple[Any, ...], dict[str, Any]] | None"]
+    OptimizerPostHook = Callable[..., None]
 
     #: 为 True 时，复数参数（及其梯度、状态）以 ``view_as_real`` 的实数视图交给算法。
     complex_as_real: bool = True
@@ -118,9 +156,14 @@ class Optimizer:
         step = cls.__dict__.get("step")
         if step is not None and not getattr(step, "_optlab_hooked", False):
             cls.step = _run_step_with_hooks(step)
+        elif step is None and cls.step is Optimizer.step and cls.update is Optimizer.update:
+            # 既没写 step 也没写 update 的用户子类：与 torch 一样，调用 step 抛 NotImplementedError
+            cls.step = _run_step_with_hooks(_step_not_implemented)
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
+        # 不调用 torch.optim.Optimizer.__init__：下面就是完整的初始化
         self.defaults = defaults
+        self._zero_grad_profile_name = f"Optimizer.zero_grad#{type(self).__name__}.zero_grad"
         self._optimizer_step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
         self._optimizer_step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
         self._optimizer_state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
@@ -143,6 +186,93 @@ class Optimizer:
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
+        # 与 torch 相同的属性：capturable 的“只警告一次”标记
+        self._warned_capturable_if_run_uncaptured = True
+
+    # ------------------------------------------------------------------ torch 基类的内部接口
+    # torch.optim.Optimizer 在类体里还定义了几个内部方法，torch 的其他部分（性能分析器、
+    # torch.compile、旧代码）可能直接调用它们。这里逐个给出 optlab 自己的实现，
+    # 保证继承来的 torch 方法体永远不会运行。
+
+    def _patch_step_function(self) -> None:
+        """torch 在构造时给类的 ``step`` 套上钩子包装；optlab 在定义子类时就已套好。"""
+        self._zero_grad_profile_name = f"Optimizer.zero_grad#{type(self).__name__}.zero_grad"
+        step = type(self).step
+        if not getattr(step, "hooked", False):
+            type(self).step = _run_step_with_hooks(step)  # type: ignore[method-assign]
+
+    @staticmethod
+    def profile_hook_step(func: Callable) -> Callable:
+        """把一个 step 函数包装成“性能分析区段 + 前后钩子”的版本。"""
+        return _run_step_with_hooks(func)
+
+    def _optimizer_step_code(self) -> None:
+        """空函数：性能分析器与 torch.compile 用它在轨迹里标出 step 的位置。"""
+
+    def _accelerator_graph_capture_health_check(self) -> None:
+        """在 CUDA/XPU 图捕获中运行 step 时，要求每个参数组都是 capturable。"""
+        if torch.compiler.is_compiling():
+            return
+        accelerator = torch.accelerator.current_accelerator(check_available=True)
+        if accelerator is None or accelerator.type not in ("cuda", "xpu"):
+            return
+        capturing = torch.accelerator.current_stream().is_capturing()
+        all_capturable = all(group.get("capturable", False) for group in self.param_groups)
+        kind = accelerator.type.upper()
+        if capturing and not all_capturable:
+            raise RuntimeError(
+                f"Attempting {kind} graph capture of step() for an instance of "
+                f"{type(self).__name__} but param_groups' capturable is False."
+            )
+        warned = getattr(self, "_warned_capturable_if_run_uncaptured", False)
+        if not warned and all_capturable and not capturing:
+            warnings.warn(
+                "This instance was constructed with capturable=True or some of all the "
+                f"param_groups came with capturable=True, but step() is running without {kind} "
+                "graph capture. If you never intend to graph-capture this instance, "
+                "capturable=True can impair performance, and you should set capturable=False.",
+                stacklevel=2,
+            )
+            self._warned_capturable_if_run_uncaptured = True
+
+    def _cuda_graph_capture_health_check(self) -> None:
+        """旧名字（torch 已弃用），同上。"""
+        self._accelerator_graph_capture_health_check()
+
+    @staticmethod
+    def _group_tensors_by_device_and_dtype(
+        tensorlistlist: list[list[Any]], with_indices: bool = False
+    ) -> dict[tuple[Any, Any], tuple[list[list[Any]], list[int]]]:
+        """把“若干条等长张量列表”按第一条列表里张量的 (设备, dtype) 分组，并记下原位置。"""
+        if torch.compiler.is_compiling():
+            return {(None, None): (tensorlistlist, list(range(len(tensorlistlist[0]))))}
+        groups: dict[tuple[Any, Any], tuple[list[list[Any]], list[int]]] = {}
+        for i, t in enumerate(tensorlistlist[0]):
+            key = (t.device, t.dtype)
+            if key not in groups:
+                groups[key] = ([[] for _ in tensorlistlist], [])
+            lists, indices = groups[key]
+            for out, column in zip(lists, tensorlistlist):
+                out.append(column[i])
+            indices.append(i)
+        return groups
+
+    @staticmethod
+    def _process_value_according_to_param_policy(
+        param: torch.Tensor,
+        value: torch.Tensor,
+        param_id: int,
+        param_groups: list[dict[Any, Any]],
+        key: Any = None,
+    ) -> torch.Tensor:
+        """载入状态时处理一个张量：``step`` 只在 capturable/fused 时搬动，其余随参数的设备与 dtype。"""
+        if param_groups is None:
+            raise AssertionError("Expected param_groups to be set")
+        group: dict[Any, Any] = {}
+        for candidate in param_groups:  # 与 torch 一样：最后一个含该编号的组说了算
+            if param_id in candidate["params"]:
+                group = candidate
+        return _cast_tensor(param, value, group, key)
 
     # ------------------------------------------------------------------ 参数组
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -328,37 +458,47 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """清空梯度；``set_to_none=True`` 直接把 ``.grad`` 设为 None，省内存也省一次写。"""
         foreach = self.defaults.get("foreach", False) or self.defaults.get("fused", False)
+        if not hasattr(self, "_zero_grad_profile_name"):
+            self._patch_step_function()
         buckets: dict[tuple, list[torch.Tensor]] = defaultdict(list)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                    continue
-                if p.grad.grad_fn is not None:
-                    p.grad.detach_()
-                else:
-                    p.grad.requires_grad_(False)
-                if foreach and not p.grad.is_sparse:
-                    buckets[(p.grad.device, p.grad.dtype)].append(p.grad)
-                else:
-                    p.grad.zero_()
-        for grads in buckets.values():
-            torch._foreach_zero_(grads)
+        with torch.autograd.profiler.record_function(self._zero_grad_profile_name):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    if set_to_none:
+                        p.grad = None
+                        continue
+                    if p.grad.grad_fn is not None:
+                        p.grad.detach_()
+                    else:
+                        p.grad.requires_grad_(False)
+                    if foreach and not p.grad.is_sparse:
+                        buckets[(p.grad.device, p.grad.dtype)].append(p.grad)
+                    else:
+                        p.grad.zero_()
+            for grads in buckets.values():
+                torch._foreach_zero_(grads)
 
     # ------------------------------------------------------------------ state_dict
     def state_dict(self) -> dict[str, Any]:
-        """打包成 torch 的布局：参数换成从 0 开始的整数编号。"""
+        """打包成 torch 的布局：参数换成整数编号。
+
+        编号与 torch 完全一致：第 k 组的编号从“前面各组参数个数之和”起逐个递增；
+        同一个张量重复出现时沿用它第一次得到的编号，但仍占掉一个位置
+        （所以 ``[a, a, b]`` 编为 ``[0, 0, 2]``）。
+        """
         for hook in self._optimizer_state_dict_pre_hooks.values():
             hook(self)
         index_of: dict[int, int] = {}
+        start = 0
         packed_groups = []
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
-            for p in group["params"]:
-                index_of.setdefault(id(p), len(index_of))
+            for i, p in enumerate(group["params"], start):
+                index_of.setdefault(id(p), i)
             packed["params"] = [index_of[id(p)] for p in group["params"]]
+            start += len(packed["params"])
             packed_groups.append(packed)
         packed_state = {
             (index_of[id(k)] if isinstance(k, torch.Tensor) else k): v
@@ -372,8 +512,13 @@ class Optimizer:
         return result
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """恢复状态；组数或组大小不符时报错且不改动优化器。"""
-        state_dict = dict(state_dict)
+        """恢复状态；组数或组大小不符时抛 ValueError 且不改动优化器。
+
+        与 torch 相同：参数组原样换成保存的那些（缺的超参数不补默认值，只补算法在
+        ``setstate_defaults`` 里声明的那几个），所以载入别的优化器类的 state_dict 或缺键的组，
+        要到第一次 ``step()`` 才抛 KeyError。
+        """
+        state_dict = state_dict.copy()  # 与 torch 一样：None 等非 dict 在这里抛 AttributeError
         for hook in self._optimizer_load_state_dict_pre_hooks.values():
             out = hook(self, state_dict)
             if out is not None:
@@ -393,11 +538,11 @@ class Optimizer:
                 chain.from_iterable(g["params"] for g in groups),
             )
         )
-        group_of = {i: s for s in saved_groups for i in s["params"]}
         state: defaultdict[Any, Any] = defaultdict(dict)
         for key, value in state_dict["state"].items():
             if key in param_of:
-                state[param_of[key]] = _cast_state(param_of[key], value, group_of[key], None)
+                param = param_of[key]
+                state[param] = _cast_state(param, value, key, state_dict["param_groups"], None)
             else:
                 state[key] = value
 
@@ -414,6 +559,18 @@ class Optimizer:
     def __getstate__(self) -> dict[str, Any]:
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
+    #: 载入旧的或别的优化器的 state_dict 时，参数组缺了就补上的键及其取值（与 torch 各算法的
+    #: ``__setstate__`` 补的一致，见 ``_SETSTATE_DEFAULTS``）；其余的键缺了，第一次 step 时抛 KeyError。
+    setstate_defaults: dict[str, Any] | None = None
+
+    def _setstate_defaults(self) -> dict[str, Any]:
+        if self.setstate_defaults is not None:
+            return self.setstate_defaults
+        for cls in type(self).__mro__:
+            if cls.__module__.startswith("optlab.") and cls.__name__ in _SETSTATE_DEFAULTS:
+                return _SETSTATE_DEFAULTS[cls.__name__]
+        return {}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         for attr in (
@@ -426,10 +583,13 @@ class Optimizer:
         ):
             if attr not in self.__dict__:
                 setattr(self, attr, OrderedDict())
-        # 旧版本保存的参数组可能缺新加的超参数
-        for group in self.param_groups:
-            for key, value in self.defaults.items():
-                if value is not required:
+        self._patch_step_function()  # 反序列化（如多进程传递）后补上 step 包装与性能分析名
+        self.defaults.setdefault("differentiable", False)
+        # 旧版本保存的参数组可能缺后来新加的开关：只补 torch 也会补的那几个
+        fill = self._setstate_defaults()
+        if fill:
+            for group in self.param_groups:
+                for key, value in fill.items():
                     group.setdefault(key, value)
 
     def __repr__(self) -> str:
@@ -484,21 +644,61 @@ class Optimizer:
         return self._register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
 
-def _cast_state(param: torch.Tensor, value: Any, group: dict[str, Any], key: str | None) -> Any:
-    """把载入的状态搬到参数的设备（浮点状态也换成参数的 dtype）；``step`` 保持原样。"""
+def _cast_tensor(param: torch.Tensor, value: torch.Tensor, group: dict[str, Any], key: Any) -> Any:
+    """载入的一个状态张量：``step`` 只在 capturable/fused 时转 float32 并搬到参数设备，
+    其余浮点状态随参数的 dtype 与设备，非浮点参数的状态只换设备。"""
+    if key == "step":
+        if group.get("capturable", False) or group.get("fused", False):
+            return value.to(dtype=torch.float32, device=param.device)
+        return value
+    if param.is_floating_point():
+        return value.to(dtype=param.dtype, device=param.device)
+    return value.to(device=param.device)
+
+
+def _cast_state(
+    param: torch.Tensor, value: Any, param_id: Any, saved_groups: list, key: Any
+) -> Any:
+    """递归处理一个参数的载入状态（与 torch 相同的遍历规则）。"""
     if isinstance(value, torch.Tensor):
-        if key == "step":
-            if group.get("capturable") or group.get("fused"):
-                return value.to(dtype=torch.float32, device=param.device)
-            return value
-        if param.is_floating_point():
-            return value.to(dtype=param.dtype, device=param.device)
-        return value.to(device=param.device)
+        return Optimizer._process_value_according_to_param_policy(
+            param, value, param_id, saved_groups, key
+        )
     if isinstance(value, dict):
-        return {k: _cast_state(param, v, group, k) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_cast_state(param, v, group, key) for v in value)
+        return {k: _cast_state(param, v, param_id, saved_groups, k) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        # torch 把其余一切可迭代对象按 type(value)(生成器) 重建，且不再传递键名。
+        # 这对 str 并不合适（会变成生成器的字符串表示），但照搬 torch，两边结果一致。
+        return type(value)(_cast_state(param, v, param_id, saved_groups, None) for v in value)
     return value
+
+
+# torch 各算法的 __setstate__ 在载入时给参数组补上的键与取值（按 torch 2.13 实测）。
+# 不在表里的键（lr、betas、eps、weight_decay……）缺了不补：第一次 step 时抛 KeyError。
+_SETSTATE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "SGD": {"nesterov": False, "maximize": False, "foreach": None, "differentiable": False,
+            "fused": False},
+    "Adam": {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
+             "differentiable": False, "fused": None, "decoupled_weight_decay": False},
+    "AdamW": {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
+              "differentiable": False, "fused": None},
+    "Adagrad": {"foreach": None, "maximize": False, "differentiable": False, "fused": None},
+    "Adadelta": {"maximize": False, "capturable": False, "foreach": None,
+                 "differentiable": False},
+    "Adamax": {"foreach": None, "maximize": False, "differentiable": False, "capturable": False},
+    "ASGD": {"foreach": None, "maximize": False, "differentiable": False, "capturable": False},
+    "NAdam": {"decoupled_weight_decay": False, "maximize": False, "foreach": None,
+              "capturable": False, "differentiable": False},
+    "RAdam": {"maximize": False, "foreach": None, "capturable": False,
+              "decoupled_weight_decay": False, "differentiable": False},
+    "RMSprop": {"momentum": 0, "centered": False, "capturable": False, "foreach": None,
+                "maximize": False, "differentiable": False},
+    "Rprop": {"foreach": None, "maximize": False, "differentiable": False, "capturable": False},
+    "Adafactor": {"foreach": None},
+    "SparseAdam": {},
+    "LBFGS": {},
+    "Muon": {},
+}  # fmt: skip
 
 
 # 基类自己的 step 也要运行钩子（子类的 step 由 __init_subclass__ 包装）

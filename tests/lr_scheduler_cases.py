@@ -9,12 +9,19 @@ import optlab
 LRS = (0.1, 0.03)  # 两个参数组，学习率不同
 
 
-class StandInOptimizer:
-    """只有 ``param_groups`` 与 ``defaults`` 的替身：证明调度器只依赖这两样。"""
+class StandInOptimizer(torch.optim.Optimizer):
+    """只有 ``param_groups`` 与 ``defaults`` 的替身：证明调度器只依赖这两样。
+
+    与 torch 一样，调度器要求 ``isinstance(optimizer, torch.optim.Optimizer)``，
+    所以替身继承这个类型，但不运行它的 ``__init__``。
+    """
 
     def __init__(self, groups: list[dict], defaults: dict) -> None:
         self.defaults = dict(defaults)
         self.param_groups = [{**self.defaults, **g} for g in groups]
+
+    def step(self, closure=None) -> None:
+        """什么也不更新（替身没有参数可更新）。"""
 
 
 def _params():

@@ -114,13 +114,15 @@ def test_bad_input_raises_same_type_as_torch(case):
 
 
 def test_stand_in_is_accepted():
-    """鸭子类型：没有继承任何 Optimizer 的替身也能被调度。"""
+    """只借用 torch.optim.Optimizer 类型、只有 param_groups 的替身也能被调度；别的对象抛 TypeError。"""
     optimizer = StandInOptimizer([{"params": [], "lr": 0.1}], {"lr": 0.1, "momentum": 0.9})
     scheduler = ours_sched.StepLR(optimizer, 1, gamma=0.5)
+    optimizer.step()
     scheduler.step()
     assert optimizer.param_groups[0]["lr"] == 0.05
-    with pytest.raises(TypeError, match="is not an Optimizer"):
-        ours_sched.StepLR(object(), 1)
+    for module in (torch_sched, ours_sched):
+        with pytest.raises(TypeError, match="is not an Optimizer"):
+            module.StepLR(object(), 1)
 
 
 def _warning_messages(module, scenario) -> list[tuple[type, str]]:

@@ -1,7 +1,7 @@
 """学习率调度器基类 ``LRScheduler`` 与各调度器共用的小工具。
 
-调度器只读写优化器的 ``param_groups``，所以任何带 ``param_groups`` 的对象
-（optlab 或 torch.optim 的优化器、甚至一个替身）都能被驱动。
+调度器只读写优化器的 ``param_groups``；与 torch 一样，构造时要求传入的是
+``torch.optim.Optimizer`` 的实例（optlab 的优化器也是，见 ``optlab.optimizer``）。
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ _CALLED_FLAG = "_opt_called"
 
 
 def check_optimizer(optimizer: Any) -> None:
-    """鸭子类型检查：有 ``param_groups`` 就算优化器，否则与 torch 一样抛 TypeError。"""
-    if not hasattr(optimizer, "param_groups"):
+    """与 torch 相同：不是 ``torch.optim.Optimizer``（optlab 的优化器也是它）就抛 TypeError。"""
+    if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
 
 
@@ -155,8 +155,12 @@ def initial_mode(scheduler: LRScheduler):
         scheduler._is_initial = False
 
 
-class LRScheduler:
+class LRScheduler(torch.optim.lr_scheduler.LRScheduler):
     r"""所有学习率调度器的基类。
+
+    **类型**上继承 ``torch.optim.lr_scheduler.LRScheduler``，让 torch 与上层库
+    （Lightning、transformers……）的 isinstance 检查接受 optlab 的调度器；
+    torch 基类定义的每个方法这里都重新实现，从不调用 ``super()``，torch 的方法体不会运行。
 
     子类实现 :meth:`get_lr`（链式形式：由当前 ``group["lr"]`` 推出下一步），
     可选实现 ``_get_closed_form_lr``（闭式：直接由 ``base_lrs`` 与 ``last_epoch`` 算出）。
@@ -179,8 +183,12 @@ class LRScheduler:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
                     raise KeyError(
-                        "param 'initial_lr' is not specified in "
-                        f"param_groups[{i}] when resuming an optimizer"
+                        f"param 'initial_lr' is not specified in param_groups[{i}] when resuming "
+                        "scheduler with last_epoch >= 0.\n"
+                        "This typically happens when:\n"
+                        "1. You're trying to resume training from a checkpoint but haven't "
+                        "properly loaded the optimizer state\n"
+                        "2. You're using last_epoch >= 0 for a fresh training run (not recommended)"
                     )
         self.base_lrs = group_values(optimizer, "initial_lr")
         self.last_epoch = last_epoch
@@ -202,8 +210,11 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
     def get_last_lr(self) -> list:
-        """最近一次算出的各参数组学习率（张量为副本）。"""
-        return [clone_if_tensor(lr) for lr in self._last_lr]
+        """最近一次算出的各参数组学习率（张量是写入参数组时另存的副本）。
+
+        与 torch 相同，返回的就是调度器里存的那个列表本身。
+        """
+        return self._last_lr
 
     def get_lr(self) -> list:
         """按调度规则算出下一步的各参数组学习率；子类实现。"""
@@ -245,7 +256,8 @@ class LRScheduler:
                 self.last_epoch = epoch
                 closed_form = getattr(self, "_get_closed_form_lr", None)
                 values = closed_form() if closed_form is not None else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        # strict：参数组比调度器算出的学习率多（构造后又 add_param_group）时与 torch 一样报错
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             set_group_value(group, "lr", lr)
         self._last_lr = group_values(self.optimizer, "lr")
 

@@ -6,6 +6,8 @@ import warnings
 from math import inf
 from typing import Any, Literal, SupportsFloat
 
+import torch
+
 from ._base import (
     EPOCH_DEPRECATION_WARNING,
     LRScheduler,
@@ -17,8 +19,12 @@ from ._base import (
 __all__ = ["ReduceLROnPlateau"]
 
 
-class ReduceLROnPlateau(LRScheduler):
+class ReduceLROnPlateau(LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
     r"""监控一个指标，连续 ``patience`` 步没有“显著变好”就把学习率乘以 ``factor``。
+
+    类型上同时是 torch 的 ``ReduceLROnPlateau``：Lightning、``SequentialLR`` 等用
+    ``isinstance(s, ReduceLROnPlateau)`` 决定是否给 ``step`` 传指标。torch 该类定义的
+    每个方法这里都有自己的实现。
 
     “变好”的判据（以 min 模式为例，best 为目前最好值，:math:`\theta` 为 threshold）：
 
