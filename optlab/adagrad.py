@@ -32,6 +32,11 @@ from .optimizer import Optimizer
 __all__ = ["Adagrad"]
 
 
+def _value(t):
+    """step 计数器的值：编译时保留张量（.item() 会断开计算图），否则取 Python 数。"""
+    return t if torch.compiler.is_compiling() else t.item()
+
+
 class Adagrad(Optimizer):
     supports_sparse_grad = True
 
@@ -95,7 +100,7 @@ class Adagrad(Optimizer):
         differentiable = group["differentiable"]
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
-            clr = lr / (1 + (state["step"].item() - 1) * lr_decay)
+            clr = lr / (1 + (_value(state["step"]) - 1) * lr_decay)
             state_sum = state["sum"]
             if grad.is_sparse:
                 if weight_decay != 0:
@@ -140,8 +145,11 @@ class Adagrad(Optimizer):
         torch._foreach_addcmul_(sums, grads, grads, 1)
         std = torch._foreach_sqrt(sums)
         torch._foreach_add_(std, eps)
-        minus_clr = [-lr / (1 + (s.item() - 1) * lr_decay) for s in steps]
-        torch._foreach_addcdiv_(params, grads, std, minus_clr)
+        minus_clr = [-lr / (1 + (_value(s) - 1) * lr_decay) for s in steps]
+        if torch.compiler.is_compiling():  # 系数是张量：addcdiv 只收数，拆成除、乘、加
+            torch._foreach_add_(params, torch._foreach_mul(torch._foreach_div(grads, std), minus_clr))
+        else:
+            torch._foreach_addcdiv_(params, grads, std, minus_clr)
 
     @staticmethod
     def _check_fused(group):

@@ -90,6 +90,7 @@ class Adam(Optimizer):
         """capturable/differentiable 时保留张量（step 也是张量），否则取 Python 数以免同步开销。"""
         # fused 内核用高精度标量算偏差修正，所以 fused 时即使 capturable 也取 Python 数
         keep_tensors = (group["capturable"] and not group["fused"]) or group["differentiable"]
+        keep_tensors = keep_tensors or torch.compiler.is_compiling()  # 编译时 .item() 会断开计算图
         lr, (beta1, beta2) = group["lr"], group["betas"]
         if not keep_tensors:
             lr, beta1, beta2 = as_float(lr), as_float(beta1), as_float(beta2)
