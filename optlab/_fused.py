@@ -12,7 +12,7 @@ torch 为 SGD、Adam、AdamW、Adagrad 手写了 fused 内核：每个元素的 
   ``step()`` 要付编译的代价：几个小张量几秒，ResNet-18 的 62 个张量或 400 个小张量要几十秒
   （张量越多，生成和编译的内核越多）；之后每步只是调用已编译的内核。Inductor 还把结果缓存在
   磁盘上，同一台机器上的下一个进程快得多。
-* **数值与 torch 的 fused 内核一致**：偏差修正等标量用 float64 计算；float16/bfloat16 参数
+* **数值与 torch 的 fused 内核一致**：偏差修正等每个参数一个的标量在调用内核前用 float64 算好；float16/bfloat16 参数
   读入后在 float32 里计算，写回时再舍入（torch 的内核同样如此）。
 * **没有编译器时退回 foreach**：例如机器上没有 C++ 编译器，或 Python 版本不受 ``torch.compile``
   支持。此时只发出**一次**警告，之后走与 foreach 相同的多张量路径，结果在容差内一致。
@@ -62,19 +62,17 @@ def sgd_kernel(params, grads, bufs, lr, weight_decay, momentum, dampening, *, ne
 
 
 def adam_kernel(
-    params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
+    params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step_sizes, bias2_sqrts,
     lr, beta1, beta2, eps, weight_decay, *, decoupled,
 ):  # fmt: skip
     r"""Adam / AdamW：:math:`m \leftarrow \beta_1 m + (1-\beta_1) g`，
     :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`，
     :math:`\theta \leftarrow \theta - \frac{\gamma}{1-\beta_1^t}\, m / (\sqrt{v}/\sqrt{1-\beta_2^t} + \epsilon)`。
 
-    ``steps`` 是各参数（已加 1 的）步数排成的一维张量；``weight_decay`` 为 None 表示不衰减；
-    ``max_exp_avg_sqs`` 为 None 表示不开 amsgrad。
+    ``step_sizes`` 与 ``bias2_sqrts`` 是每个参数一个的 :math:`\gamma/(1-\beta_1^t)` 与
+    :math:`\sqrt{1-\beta_2^t}`（一维张量，调用前已在 float64 里算好）；``weight_decay`` 为 None
+    表示不衰减；``max_exp_avg_sqs`` 为 None 表示不开 amsgrad。
     """
-    t = steps.to(torch.float64)  # 偏差修正与步长：每个参数一个标量，在 float64 里一次算完
-    step_sizes = lr / (1 - beta1**t)
-    bias2_sqrts = (1 - beta2**t).sqrt()
     for i, (p, g, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
         dtype = _compute_dtype(p)
         theta, grad, m_new, v_new = p.to(dtype), g.to(dtype), m.to(dtype), v.to(dtype)
@@ -94,10 +92,9 @@ def adam_kernel(
         p.copy_(theta - step_sizes[i].to(dtype) * m_new / denom)
 
 
-def adagrad_kernel(params, grads, sums, steps, lr, lr_decay, weight_decay, eps):
-    r"""Adagrad：:math:`s \leftarrow s + g^2`，
-    :math:`\theta \leftarrow \theta - \frac{\gamma}{1+(t-1)\eta}\, g / (\sqrt{s} + \epsilon)`。"""
-    clrs = lr / (1 + (steps.to(torch.float64) - 1) * lr_decay)
+def adagrad_kernel(params, grads, sums, clrs, weight_decay, eps):
+    r"""Adagrad：:math:`s \leftarrow s + g^2`，:math:`\theta \leftarrow \theta - \tilde\gamma\, g / (\sqrt{s} + \epsilon)`，
+    其中 ``clrs`` 是每个参数一个的 :math:`\tilde\gamma = \gamma / (1+(t-1)\eta)`（调用前算好）。"""
     for i, (p, g, s) in enumerate(zip(params, grads, sums)):
         dtype = _compute_dtype(p)
         theta, grad, acc = p.to(dtype), g.to(dtype), s.to(dtype)
@@ -135,28 +132,38 @@ def _sgd_args(group, params, grads, states):
     return args, {"nesterov": bool(group["nesterov"])}
 
 
-def _advance_steps(states):
-    """各参数的 ``step`` 加 1（一次多张量调用），再排成一维张量交给内核。"""
+def _advance_steps(states) -> torch.Tensor:
+    """各参数的 ``step`` 加 1（一次多张量调用），再排成一维 float64 张量。
+
+    每个参数一个的标量（偏差修正、步长）在调用内核之前用它算好：这几次运算只涉及几百个数；
+    若留在内核里，编译器会把幂运算内联进逐元素的循环，每个元素都重算一遍。
+    """
     steps = [s["step"] for s in states]
     torch._foreach_add_(steps, 1)
-    return torch.stack(steps)
+    return torch.stack(steps).to(torch.float64)
 
 
 def _adam_args(group, params, grads, states):
+    lr, eps = _float(group["lr"]), _float(group["eps"])
     beta1, beta2 = (_float(b) for b in group["betas"])
+    t = _advance_steps(states)
+    step_sizes = lr / (1 - beta1**t)
+    bias2_sqrts = (1 - beta2**t).sqrt()
     max_sqs = [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else None
     args = (
         params, grads, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-        max_sqs, _advance_steps(states),
-        *_scalars(group["lr"], beta1, beta2, group["eps"], _nonzero(_float(group["weight_decay"]))),
+        max_sqs, step_sizes, bias2_sqrts,
+        *_scalars(lr, beta1, beta2, eps, _nonzero(_float(group["weight_decay"]))),
     )  # fmt: skip
     return args, {"decoupled": bool(group.get("decoupled_weight_decay", False))}
 
 
 def _adagrad_args(group, params, grads, states):
+    lr, lr_decay = _float(group["lr"]), _float(group["lr_decay"])
+    clrs = lr / (1 + (_advance_steps(states) - 1) * lr_decay)
     args = (
-        params, grads, [s["sum"] for s in states], _advance_steps(states),
-        *_scalars(group["lr"], group["lr_decay"], _nonzero(_float(group["weight_decay"])), group["eps"]),
+        params, grads, [s["sum"] for s in states], clrs,
+        *_scalars(_nonzero(_float(group["weight_decay"])), group["eps"]),
     )  # fmt: skip
     return args, {}
 
