@@ -7,13 +7,13 @@ torch 为 SGD、Adam、AdamW、Adagrad 手写了 fused 内核：每个元素的 
 
 几点约定：
 
-* **只编译一次**。编译结果按（算法、设备、dtype、张量个数与形状、改变计算图的选项）缓存；
-  学习率等超参数是计算图的输入而不是常量，所以调度器改学习率不会触发重新编译。第一次
-  ``step()`` 要付编译的代价：几个小张量几秒，ResNet-18 的 62 个张量或 400 个小张量要几十秒
-  （张量越多，生成和编译的内核越多）；之后每步只是调用已编译的内核。Inductor 还把结果缓存在
-  磁盘上，同一台机器上的下一个进程快得多。
-* **数值与 torch 的 fused 内核一致**：偏差修正等每个参数一个的标量在调用内核前用 float64 算好；float16/bfloat16 参数
-  读入后在 float32 里计算，写回时再舍入（torch 的内核同样如此）。
+* **只编译一次**。编译结果按（算法、设备、dtype、张量个数、改变计算图的选项）缓存，形状由
+  编译结果自带的守卫检查；学习率等超参数是计算图的输入而不是常量，所以调度器改学习率不会
+  触发重新编译。第一次 ``step()`` 要付编译的代价：几个小张量几秒，ResNet-18 的 62 个张量或
+  400 个小张量要几十秒（张量越多，生成和编译的内核越多）；之后每步只是调用已编译的内核。
+  Inductor 还把结果缓存在磁盘上，同一台机器上的下一个进程快得多。
+* **数值与 torch 的 fused 内核一致**：每个参数一个的标量（偏差修正、步长）在调用内核前用
+  float64 算好；float16/bfloat16 参数读入后在 float32 里计算，写回时再舍入（torch 的内核同样如此）。
 * **没有编译器时退回 foreach**：例如机器上没有 C++ 编译器，或 Python 版本不受 ``torch.compile``
   支持。此时只发出**一次**警告，之后走与 foreach 相同的多张量路径，结果在容差内一致。
 
@@ -245,9 +245,9 @@ def fused_update(
         kernel(*args, **flags)
         return
     first = params[0]
+    # 形状不进键：编译结果的守卫会检查形状，每步只多算这几项，几百个张量时也不拖慢
     key = (kernel.__name__, first.device.type, first.dtype, len(params),
-           tuple(p.dim() for p in params), tuple(sorted(flags.items())),
-           tuple(a is None for a in args))  # fmt: skip
+           tuple(sorted(flags.items())), tuple(a is None for a in args))  # fmt: skip
     fresh = key not in _compiled
     fn = compiled_kernel(kernel, key)
     if not fresh:
