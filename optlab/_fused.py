@@ -184,6 +184,9 @@ def kernel_for(optimizer_class: type) -> tuple[Callable, Callable] | None:
 
 
 # ---------------------------------------------------------------------- 编译与缓存
+#: 为 False 时 fused=True 直接走 foreach 路径、不编译（测试套件用它：逐个选项组合核对 fused 的
+#: 语义时，每种组合都编译一次要花几秒；编译内核本身由 tests/test_fused.py 核对）
+COMPILE = True
 _compiled: dict[tuple, Callable] = {}
 _unavailable: str | None = None  # 编译器不可用的原因；非 None 后不再尝试
 
@@ -230,7 +233,7 @@ def fused_update(
     """fused=True 的一步：能编译就调编译好的内核，否则（或这一步不适合）走 foreach 路径。"""
     entry = kernel_for(type(optimizer))
     prepared = None
-    if entry is not None and _unavailable is None:
+    if entry is not None and COMPILE and _unavailable is None:
         reason = _no_compiler_reason()
         if reason is not None:
             _disable(reason)

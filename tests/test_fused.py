@@ -40,6 +40,12 @@ ALL = os.environ.get("OPTLAB_FUSED_ALL") == "1"
 SHAPES = [(5, 3), (7,), (2, 3, 2, 2), (33,)]
 
 
+@pytest.fixture(autouse=True)
+def _compile_fused(monkeypatch):
+    """conftest 为整个测试套件关掉了编译；这里的测试正是要核对编译内核。"""
+    monkeypatch.setattr(_fused, "COMPILE", True)
+
+
 def _run(module, name, options, dtype, device="cpu", steps=4):
     gen = torch.Generator().manual_seed(0)
     params = [torch.randn(s, generator=gen).to(device, dtype).requires_grad_() for s in SHAPES]
