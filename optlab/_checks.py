@@ -30,14 +30,15 @@ def check_eps(eps: Any) -> None:
 
 
 def check_betas(betas: Any) -> None:
-    """两个 β 都必须在 [0, 1) 内；张量 β 要么都是张量，要么都不是。"""
-    if isinstance(betas[0], torch.Tensor) != isinstance(betas[1], torch.Tensor):
+    """Adam/AdamW：两个 β 都在 [0, 1) 内，且要么都是 Python float，要么都是 1 元素张量（torch 的顺序与措辞）。"""
+    check_beta_range(betas)
+    if not all(isinstance(b, float) for b in betas[:2]) and not all(
+        isinstance(b, torch.Tensor) for b in betas[:2]
+    ):
         raise ValueError("betas must be either both floats or both Tensors")
-    for i, beta in enumerate(betas):
-        if isinstance(beta, torch.Tensor) and beta.numel() != 1:
+    for i in (0, 1):
+        if isinstance(betas[i], torch.Tensor) and betas[i].numel() != 1:
             raise ValueError(f"Tensor betas[{i}] must be 1-element")
-        if not 0.0 <= _value(beta) < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
 def check_tensor_hyperparams_foreach(lr: Any, betas: Any, foreach: Any, capturable: bool) -> None:
@@ -74,37 +75,27 @@ def check_fused_params(params: list[torch.Tensor]) -> None:
             )
 
 
-def as_float(x: Any) -> Any:
-    """张量超参数在非 capturable 路径里取出 Python 数。"""
-    return x.item() if isinstance(x, torch.Tensor) else x
-
-
 def check_beta_range(betas: Any) -> None:
-    """只检查两个 β 是否在 [0, 1) 内（Adamax/NAdam/RAdam 允许浮点与张量混用）。"""
-    for i, beta in enumerate(betas):
-        if not 0.0 <= _value(beta) < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+    """两个 β 都在 [0, 1) 内（与 torch 一样按下标取：只给一个 β 时是 IndexError）。"""
+    for i in (0, 1):
+        if not 0.0 <= _value(betas[i]) < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
 
 
-def check_foreach_not_differentiable(group: dict[str, Any]) -> None:
-    """foreach 算子不支持自动求导：与 torch 一样在 step 时用断言报错。"""
-    if group.get("differentiable"):
-        raise AssertionError("_foreach ops don't support autograd")
-
-
-def adam_family_hyperparams(group: dict[str, Any], *, betas_as_float: bool = True) -> tuple:
-    """取出 Adam 一族的超参数：``(keep_tensors, lr, beta1, beta2, eps, weight_decay)``。
-
-    capturable/differentiable 时保留张量（step 也是张量）；否则取 Python 数，省去张量运算。
-    ``betas_as_float=False`` 时 β 原样保留（NAdam 需要让 μ_t 按 β 的 dtype 舍入，与 torch 一致）。
-    """
-    keep_tensors = bool(group["capturable"] or group["differentiable"])
-    lr, (beta1, beta2) = group["lr"], group["betas"]
-    eps, weight_decay = group["eps"], group["weight_decay"]
-    if isinstance(lr, torch.Tensor):  # 1 元素的张量 lr 可能是 [1] 形状，统一成 0 维
-        lr = lr.reshape(())
-    if not keep_tensors:
-        lr, eps, weight_decay = as_float(lr), as_float(eps), as_float(weight_decay)
-        if betas_as_float:
-            beta1, beta2 = as_float(beta1), as_float(beta2)
-    return keep_tensors, lr, beta1, beta2, eps, weight_decay
+def reject_tensors_as_numbers(
+    group: dict[str, Any], names: tuple[str, ...], *, check_shape: bool = True
+) -> None:
+    """torch 的非 capturable for-loop 把这些超参数传给只收数的参数（``alpha=``、``value=``）：
+    张量只有 0 维（lr 已先压成 0 维）且不要求梯度时才算数，否则 TypeError。这里照样拒绝。"""
+    if group.get("capturable"):
+        return
+    for name in names:
+        value = group["betas"][int(name[-2])] if name.startswith("betas[") else group[name]
+        if not isinstance(value, torch.Tensor):
+            continue
+        shaped = check_shape and name != "lr" and value.dim() != 0
+        if shaped or (group.get("differentiable") and value.requires_grad):
+            raise TypeError(
+                f"{name} is used as a Number here (must be Number, not Tensor): "
+                "a Tensor only counts as one when it is 0-dim and does not require grad"
+            )

@@ -1,31 +1,43 @@
 r"""Adadelta（Zeiler, 2012）：用“过去更新量的均方根 / 过去梯度的均方根”代替全局学习率。
 
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
-    & v_t \leftarrow \rho v_{t-1} + (1-\rho) g_t^2 \\
-    & \Delta x_t \leftarrow \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t \\
-    & u_t \leftarrow \rho u_{t-1} + (1-\rho) \Delta x_t^2 \\
-    & \theta_t \leftarrow \theta_{t-1} - \gamma \Delta x_t
-    \end{aligned}
-
-论文：*ADADELTA: An Adaptive Learning Rate Method*（arXiv:1212.5701）。
-状态 ``square_avg`` 即 :math:`v`，``acc_delta`` 即 :math:`u`；两个 :math:`\epsilon` 都在根号里面，
-分子的单位与参数相同，所以默认学习率 :math:`\gamma = 1`。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
-from ._checks import as_float, check_eps, check_lr, check_non_negative
-from .optimizer import Optimizer
+from ._checks import check_eps, check_lr, check_non_negative
+from ._ops import apply_weight_decay, apply_weight_decay_foreach, as_float, ema_sq_
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Adadelta"]
 
 
 class Adadelta(Optimizer):
+    r"""Adadelta（Zeiler, 2012）：用“过去更新量的均方根 / 过去梯度的均方根”代替全局学习率。
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+        & v_t \leftarrow \rho v_{t-1} + (1-\rho) g_t^2 \\
+        & \Delta x_t \leftarrow \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t \\
+        & u_t \leftarrow \rho u_{t-1} + (1-\rho) \Delta x_t^2 \\
+        & \theta_t \leftarrow \theta_{t-1} - \gamma \Delta x_t
+        \end{aligned}
+
+    论文：*ADADELTA: An Adaptive Learning Rate Method*（arXiv:1212.5701）。
+    状态 ``square_avg`` 即 :math:`v`，``acc_delta`` 即 :math:`u`；两个 :math:`\epsilon` 都在根号里面，
+    分子的单位与参数相同，所以默认学习率 :math:`\gamma = 1`。
+    """
+
+    number_hyperparams = ("rho", "weight_decay")  # torch 的 for-loop 把它们当作数用
+
+    arg_docs: ClassVar[dict[str, str]] = {"lr": "缩放更新量 Δx 的系数 γ"}  # 与通用说明不同的参数（见 optlab._docs）
+
     def __init__(
         self,
         params,
@@ -56,34 +68,32 @@ class Adadelta(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         return {
             "step": self.new_step_counter(group, param),
             "square_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
             "acc_delta": torch.zeros_like(param, memory_format=torch.preserve_format),
         }
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
-        weight_decay, differentiable = group["weight_decay"], group["differentiable"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
-            if weight_decay != 0:
-                grad = grad.add(param, alpha=weight_decay)
-            square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-            square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
-            std = square_avg.add(eps).sqrt_()
-            delta = acc_delta.add(eps).sqrt_()
-            if differentiable:  # sqrt 的输出要留给反向传播，不能原地改
+            grad = apply_weight_decay(param, grad, lr, group["weight_decay"])
+            v = ema_sq_(state["square_avg"], grad, rho)
+            std = v.add(eps).sqrt_()
+            delta = state["acc_delta"].add(eps).sqrt_()
+            if group["differentiable"]:  # sqrt 的输出要留给反向传播，不能原地改
                 delta = delta / std * grad
             else:
                 delta.div_(std).mul_(grad)
-            acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+            ema_sq_(state["acc_delta"], delta, rho)
             param.add_(delta, alpha=-lr)
 
-    def update_foreach(self, group, params, grads, states):
-        assert not group["differentiable"], "_foreach ops don't support autograd"
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         weight_decay = group["weight_decay"]
         steps = [s["step"] for s in states]
@@ -92,8 +102,7 @@ class Adadelta(Optimizer):
         acc_deltas = [s["acc_delta"] for s in states]
 
         torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        grads = apply_weight_decay_foreach(params, grads, lr, weight_decay)
         torch._foreach_mul_(square_avgs, rho)
         torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - rho)
         std = torch._foreach_add(square_avgs, eps)

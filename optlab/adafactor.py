@@ -1,40 +1,16 @@
 r"""Adafactor（Shazeer & Stern, 2018，《Adaptive Learning Rates with Sublinear Memory Cost》）。
 
-二阶矩不再逐元素保存：对 n×m 的矩阵只存行均值 R（n×1）和列均值 C（1×m），用秩 1 的外积
-:math:`R C / \mathrm{mean}(R)` 还原整张 :math:`\widehat V`，内存从 O(nm) 降到 O(n+m)。
-
-.. math::
-    \begin{aligned}
-    & G_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -G_t) \\
-    & \widehat\beta_{2_t} \leftarrow 1 - t^{\tau} \qquad(\tau = \text{beta2\_decay} \le 0) \\
-    & \rho_t \leftarrow \min(\gamma, 1/\sqrt t), \qquad
-      \alpha_t \leftarrow \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\,\rho_t \\
-    & \theta_t \leftarrow \theta_{t-1} - \gamma\lambda\theta_{t-1} \\
-    & \textbf{if } \dim(G_t) > 1: \\
-    & \quad R_t \leftarrow \widehat\beta_{2_t} R_{t-1} + (1-\widehat\beta_{2_t})\,
-        \mathrm{mean}_{\text{行}}(G_t \odot G_t) \\
-    & \quad C_t \leftarrow \widehat\beta_{2_t} C_{t-1} + (1-\widehat\beta_{2_t})\,
-        \mathrm{mean}_{\text{列}}(G_t \odot G_t) \\
-    & \quad \widehat V_t \leftarrow R_t C_t / \max(\mathrm{mean}(R_t), \epsilon_1) \\
-    & \textbf{else}: \; \widehat V_t \leftarrow \widehat\beta_{2_t}\widehat V_{t-1}
-        + (1-\widehat\beta_{2_t})\, G_t \odot G_t \\
-    & U_t \leftarrow G_t / \max(\sqrt{\widehat V_t}, \epsilon_1), \qquad
-      \widehat U_t \leftarrow U_t / \max(1, \mathrm{RMS}(U_t)/d) \\
-    & \theta_t \leftarrow \theta_t - \alpha_t \widehat U_t
-    \end{aligned}
-
-与论文不同处（与 torch 一致）：``lr`` 是相对步长 ρ 的上限并用于解耦的权重衰减；ε₁ 不加进 R、C，
-而是在 :math:`\widehat V` 的分母和 U 的分母上兜底；ε₁ 为 None 时取参数 dtype 的机器精度。
-超过二维的参数按最后两维分解（R 形如 [..., n, 1]，C 形如 [..., 1, m]）。
-``foreach=None`` 时走 for-loop（省内存是 Adafactor 的本意），只有显式 ``foreach=True`` 才走多张量路径。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
-from ._checks import as_float
-from .optimizer import Optimizer
+from ._ops import apply_weight_decay, apply_weight_decay_foreach, as_float
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Adafactor"]
 
@@ -45,6 +21,39 @@ def _mean_square(grad: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class Adafactor(Optimizer):
+    r"""Adafactor（Shazeer & Stern, 2018，《Adaptive Learning Rates with Sublinear Memory Cost》）。
+
+    二阶矩不再逐元素保存：对 n×m 的矩阵只存行均值 R（n×1）和列均值 C（1×m），用秩 1 的外积
+    :math:`R C / \mathrm{mean}(R)` 还原整张 :math:`\widehat V`，内存从 O(nm) 降到 O(n+m)。
+
+    .. math::
+        \begin{aligned}
+        & G_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -G_t) \\
+        & \widehat\beta_{2_t} \leftarrow 1 - t^{\tau} \qquad(\tau = \text{beta2\_decay} \le 0) \\
+        & \rho_t \leftarrow \min(\gamma, 1/\sqrt t), \qquad
+          \alpha_t \leftarrow \max(\epsilon_2, \mathrm{RMS}(\theta_{t-1}))\,\rho_t \\
+        & \theta_t \leftarrow \theta_{t-1} - \gamma\lambda\theta_{t-1} \\
+        & \textbf{if } \dim(G_t) > 1: \\
+        & \quad R_t \leftarrow \widehat\beta_{2_t} R_{t-1} + (1-\widehat\beta_{2_t})\,
+            \mathrm{mean}_{\text{行}}(G_t \odot G_t) \\
+        & \quad C_t \leftarrow \widehat\beta_{2_t} C_{t-1} + (1-\widehat\beta_{2_t})\,
+            \mathrm{mean}_{\text{列}}(G_t \odot G_t) \\
+        & \quad \widehat V_t \leftarrow R_t C_t / \max(\mathrm{mean}(R_t), \epsilon_1) \\
+        & \textbf{else}: \; \widehat V_t \leftarrow \widehat\beta_{2_t}\widehat V_{t-1}
+            + (1-\widehat\beta_{2_t})\, G_t \odot G_t \\
+        & U_t \leftarrow G_t / \max(\sqrt{\widehat V_t}, \epsilon_1), \qquad
+          \widehat U_t \leftarrow U_t / \max(1, \mathrm{RMS}(U_t)/d) \\
+        & \theta_t \leftarrow \theta_t - \alpha_t \widehat U_t
+        \end{aligned}
+
+    与论文不同处（与 torch 一致）：``lr`` 是相对步长 ρ 的上限并用于解耦的权重衰减；ε₁ 不加进 R、C，
+    而是在 :math:`\widehat V` 的分母和 U 的分母上兜底；ε₁ 为 None 时取参数 dtype 的机器精度。
+    超过二维的参数按最后两维分解（R 形如 [..., n, 1]，C 形如 [..., 1, m]）。
+    ``foreach=None`` 时走 for-loop（省内存是 Adafactor 的本意），只有显式 ``foreach=True`` 才走多张量路径。
+    """
+
+    arg_docs: ClassVar[dict[str, str]] = {"lr": "相对步长 ρ 的上限，也用于解耦的权重衰减", "eps": "(ε₁, ε₂)：ε₁ 兜底二阶矩估计（None 时取机器精度），ε₂ 兜底参数 RMS"}  # 与通用说明不同的参数（见 optlab._docs）
+
     complex_as_real = False  # torch 在 step 时拒绝复数参数
 
     def __init__(
@@ -84,7 +93,7 @@ class Adafactor(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         state = {"step": self.new_step_counter(group, param)}
         if param.dim() > 1:
             state["row_var"] = param.new_zeros(param.shape[:-1] + (1,))
@@ -113,15 +122,14 @@ class Adafactor(Optimizer):
         alpha = max(group["eps"][1], param.norm(2).item() / param.numel() ** 0.5) * rho
         return one_minus_beta2, alpha
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         if any(torch.is_complex(p) for p in params):
             raise RuntimeError("Adafactor does not support complex parameters")
         eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
             one_minus_beta2, alpha = self._schedule(group, state["step"].item(), param)
-            if weight_decay != 0:
-                param.mul_(1 - lr * weight_decay)
+            apply_weight_decay(param, grad, lr, weight_decay, decoupled=True)
 
             if grad.dim() > 1:
                 row_var, col_var = state["row_var"], state["col_var"]
@@ -139,7 +147,9 @@ class Adafactor(Optimizer):
             clip = max(1.0, update.norm(2).item() / (update.numel() ** 0.5 * group["d"]))
             param.add_(update, alpha=-alpha / clip)
 
-    def update_foreach(self, group, params, grads, states):
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         if any(torch.is_complex(p) for p in params):
             raise RuntimeError("Adafactor does not support complex parameters")
         eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
@@ -148,13 +158,12 @@ class Adafactor(Optimizer):
         one_minus_beta2s, alphas = zip(
             *(self._schedule(group, s.item(), p) for s, p in zip(steps, params))
         )
-        if weight_decay != 0:
-            torch._foreach_mul_(params, 1 - lr * weight_decay)
+        apply_weight_decay_foreach(params, grads, lr, weight_decay, decoupled=True)
 
         var_estimates: list[torch.Tensor | None] = [None] * len(params)
         matrix = [i for i, g in enumerate(grads) if g.dim() > 1]
         vector = [i for i, g in enumerate(grads) if g.dim() <= 1]
-        # 滑动平均逐个 lerp_（与 torch 相同）：CPU 上带标量列表的 foreach 乘法要为每个标量建张量，反而更慢
+        # 移动平均逐个 lerp_（与 torch 相同）：CPU 上带标量列表的 foreach 乘法要为每个标量建张量，反而更慢
         if matrix:
             for key, dim in (("row_var", -1), ("col_var", -2)):
                 for i in matrix:

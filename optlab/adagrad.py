@@ -1,18 +1,6 @@
 r"""Adagrad（Duchi, Hazan & Singer, 2011）：每个坐标的学习率按历史梯度平方和缩小。
 
-.. math::
-    \begin{aligned}
-    & \textbf{初始化：} s_0 \leftarrow \tau \quad(\text{initial\_accumulator\_value}) \\
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \tilde\gamma \leftarrow \gamma / (1 + (t-1)\eta) \quad(\eta\text{：lr\_decay}) \\
-    & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
-    & s_t \leftarrow s_{t-1} + g_t^2 \\
-    & \theta_t \leftarrow \theta_{t-1} - \tilde\gamma\, g_t / (\sqrt{s_t} + \epsilon)
-    \end{aligned}
-
-论文：*Adaptive Subgradient Methods for Online Learning and Stochastic Optimization*（JMLR 2011）。
-状态 ``sum`` 在构造优化器时就建好（与 torch 相同，state_dict 立刻可见）。
-稀疏梯度（如 ``nn.Embedding(sparse=True)``）只更新出现过的行；``fused=True`` 走 foreach 路径。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
@@ -20,24 +8,38 @@ from __future__ import annotations
 import torch
 
 from ._checks import (
-    as_float,
     check_eps,
     check_fused_flags,
     check_fused_params,
     check_lr,
     check_non_negative,
 )
-from .optimizer import Optimizer
+from ._ops import add_eps, apply_weight_decay, apply_weight_decay_foreach, as_float
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Adagrad"]
 
 
-def _value(t):
-    """step 计数器的值：编译时保留张量（.item() 会断开计算图），否则取 Python 数。"""
-    return t if torch.compiler.is_compiling() else t.item()
-
-
 class Adagrad(Optimizer):
+    r"""Adagrad（Duchi, Hazan & Singer, 2011）：每个坐标的学习率按历史梯度平方和缩小。
+
+    .. math::
+        \begin{aligned}
+        & \textbf{初始化：} s_0 \leftarrow \tau \quad(\text{initial\_accumulator\_value}) \\
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \tilde\gamma \leftarrow \gamma / (1 + (t-1)\eta) \quad(\eta\text{：lr\_decay}) \\
+        & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+        & s_t \leftarrow s_{t-1} + g_t^2 \\
+        & \theta_t \leftarrow \theta_{t-1} - \tilde\gamma\, g_t / (\sqrt{s_t} + \epsilon)
+        \end{aligned}
+
+    论文：*Adaptive Subgradient Methods for Online Learning and Stochastic Optimization*（JMLR 2011）。
+    状态 ``sum`` 在构造优化器时就建好（与 torch 相同，state_dict 立刻可见）。
+    稀疏梯度（如 ``nn.Embedding(sparse=True)``）只更新出现过的行；``fused=True`` 走 foreach 路径。
+    """
+
+    number_hyperparams = ("weight_decay",)  # torch 的 for-loop 把它们当作数用
+
     supports_sparse_grad = True
 
     def __init__(
@@ -77,7 +79,7 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p] = self.init_state(group, p)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         # 与 torch 相同：初值总取构造函数的 initial_accumulator_value，参数组里的同名选项不起作用
         init = self.defaults["initial_accumulator_value"]
         if torch.is_complex(param):  # 实部、虚部各自是一个坐标，都从 τ 开始累积
@@ -93,14 +95,14 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         # lr 原样参与运算：张量 lr 与 torch 一样被当作数使用
         lr, lr_decay = group["lr"], group["lr_decay"]
         eps, weight_decay = group["eps"], group["weight_decay"]
         differentiable = group["differentiable"]
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
-            clr = lr / (1 + (_value(state["step"]) - 1) * lr_decay)
+            clr = lr / (1 + (state["step"].item() - 1) * lr_decay)
             state_sum = state["sum"]
             if grad.is_sparse:
                 if weight_decay != 0:
@@ -109,12 +111,9 @@ class Adagrad(Optimizer):
                     )
                 self._sparse_update(param, grad, state_sum, clr, eps)
                 continue
-            if weight_decay != 0:
-                grad = grad.add(param, alpha=weight_decay)
+            grad = apply_weight_decay(param, grad, lr, weight_decay)
             state_sum.addcmul_(grad, grad, value=1)
-            std = state_sum.sqrt()
-            # differentiable 时不能原地改 sqrt 的输出（反向传播要用它）
-            std = std + eps if differentiable else std.add_(eps)
+            std = add_eps(state_sum.sqrt(), eps, differentiable)
             param.addcdiv_(grad, std, value=-clr)
 
     @staticmethod
@@ -130,8 +129,9 @@ class Adagrad(Optimizer):
         std_values = state_sum.sparse_mask(grad)._values().sqrt_().add_(eps)
         param.add_(on_grad_rows(values / std_values), alpha=-clr)
 
-    def update_foreach(self, group, params, grads, states):
-        assert not group["differentiable"], "_foreach ops don't support autograd"
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         if group["fused"]:
             self._check_fused(group)
         lr, lr_decay = as_float(group["lr"]), group["lr_decay"]
@@ -140,16 +140,12 @@ class Adagrad(Optimizer):
         sums = [s["sum"] for s in states]
 
         torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        grads = apply_weight_decay_foreach(params, grads, lr, weight_decay)
         torch._foreach_addcmul_(sums, grads, grads, 1)
         std = torch._foreach_sqrt(sums)
         torch._foreach_add_(std, eps)
-        minus_clr = [-lr / (1 + (_value(s) - 1) * lr_decay) for s in steps]
-        if torch.compiler.is_compiling():  # 系数是张量：addcdiv 只收数，拆成除、乘、加
-            torch._foreach_add_(params, torch._foreach_mul(torch._foreach_div(grads, std), minus_clr))
-        else:
-            torch._foreach_addcdiv_(params, grads, std, minus_clr)
+        minus_clr = [-lr / (1 + (s.item() - 1) * lr_decay) for s in steps]
+        torch._foreach_addcdiv_(params, grads, std, minus_clr)
 
     @staticmethod
     def _check_fused(group):

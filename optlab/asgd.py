@@ -1,34 +1,46 @@
 r"""ASGD（Polyak & Juditsky, 1992，*Acceleration of Stochastic Approximation by Averaging*）：平均随机梯度下降。
 
-.. math::
-    \begin{aligned}
-    & \eta_0 \leftarrow \gamma, \quad \mu_0 \leftarrow 1, \quad a_0 \leftarrow 0 \\
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda_{wd} \ne 0:\; g_t \leftarrow g_t + \lambda_{wd}\theta_{t-1} \\
-    & \theta_t \leftarrow \theta_{t-1}(1 - \lambda\eta_{t-1}) - \eta_{t-1} g_t \\
-    & a_t \leftarrow \begin{cases} \theta_t & \mu_{t-1} = 1 \\
-        a_{t-1} + \mu_{t-1}(\theta_t - a_{t-1}) & \text{否则} \end{cases} \\
-    & \eta_t \leftarrow \gamma / (1 + \lambda\gamma t)^{\alpha} \\
-    & \mu_t \leftarrow 1 / \max(1,\; t - t_0)
-    \end{aligned}
-
-:math:`\gamma` 为学习率，:math:`\lambda` 为 ``lambd``（衰减项），:math:`\alpha` 为 ``alpha``，
-:math:`t_0` 为开始平均的步数。状态 ``eta`` 是逐步减小的步长，``ax`` 是参数的滑动平均
-（在 :math:`t_0` 之前 :math:`\mu=1`，``ax`` 只是参数的拷贝；之后它是从 :math:`t_0` 起所有参数的算术平均）。
-注意：``step`` 只更新参数，平均值 ``ax`` 需要用户自己从 ``optimizer.state`` 里取出来用。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
-from ._checks import as_float, check_foreach_not_differentiable, check_lr, check_non_negative
-from .optimizer import Optimizer, scalar_dtype
+from ._checks import check_lr, check_non_negative
+from ._ops import apply_weight_decay, apply_weight_decay_foreach, as_float
+from .optimizer import Group, Optimizer, States, Tensors, scalar_dtype
 
 __all__ = ["ASGD"]
 
 
 class ASGD(Optimizer):
+    r"""ASGD（Polyak & Juditsky, 1992，*Acceleration of Stochastic Approximation by Averaging*）：平均随机梯度下降。
+
+    .. math::
+        \begin{aligned}
+        & \eta_0 \leftarrow \gamma, \quad \mu_0 \leftarrow 1, \quad a_0 \leftarrow 0 \\
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda_{wd} \ne 0:\; g_t \leftarrow g_t + \lambda_{wd}\theta_{t-1} \\
+        & \theta_t \leftarrow \theta_{t-1}(1 - \lambda\eta_{t-1}) - \eta_{t-1} g_t \\
+        & a_t \leftarrow \begin{cases} \theta_t & \mu_{t-1} = 1 \\
+            a_{t-1} + \mu_{t-1}(\theta_t - a_{t-1}) & \text{否则} \end{cases} \\
+        & \eta_t \leftarrow \gamma / (1 + \lambda\gamma t)^{\alpha} \\
+        & \mu_t \leftarrow 1 / \max(1,\; t - t_0)
+        \end{aligned}
+
+    :math:`\gamma` 为学习率，:math:`\lambda` 为 ``lambd``（衰减项），:math:`\alpha` 为 ``alpha``，
+    :math:`t_0` 为开始平均的步数。状态 ``eta`` 是逐步减小的步长，``ax`` 是参数的移动平均
+    （在 :math:`t_0` 之前 :math:`\mu=1`，``ax`` 只是参数的拷贝；之后它是从 :math:`t_0` 起所有参数的算术平均）。
+    注意：``step`` 只更新参数，平均值 ``ax`` 需要用户自己从 ``optimizer.state`` 里取出来用。
+    """
+
+    number_hyperparams = ("weight_decay",)  # torch 的 for-loop 把它们当作数用
+
+    arg_docs: ClassVar[dict[str, str]] = {"alpha": "α：步长 η_t 衰减的幂次", "lambd": "λ：衰减项，同时出现在参数收缩与步长衰减里"}  # 与通用说明不同的参数（见 optlab._docs）
+
     def __init__(
         self,
         params,
@@ -57,7 +69,7 @@ class ASGD(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         dtype, device = scalar_dtype(), param.device
         return {
             "step": torch.zeros((), dtype=dtype, device=device),
@@ -87,15 +99,14 @@ class ASGD(Optimizer):
             eta.fill_(lr / ((1 + lambd * lr * step) ** alpha))
         mu.fill_(1 / max(1, step - t0))
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         capturable = group["capturable"]
-        lambd, weight_decay = group["lambd"], as_float(group["weight_decay"])
+        lambd, weight_decay = group["lambd"], group["weight_decay"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
             step_t, eta, mu, ax = state["step"], state["eta"], state["mu"], state["ax"]
             step_t += 1
-            if weight_decay != 0:
-                grad = grad.add(param, alpha=weight_decay)
+            grad = apply_weight_decay(param, grad, None, weight_decay)
 
             if capturable:  # eta 留在设备上，不同步到 CPU
                 param.mul_(1 - lambd * eta)
@@ -113,16 +124,16 @@ class ASGD(Optimizer):
 
             self._schedule(group, step_t, eta, mu)
 
-    def update_foreach(self, group, params, grads, states):
-        check_foreach_not_differentiable(group)
-        lambd, weight_decay = group["lambd"], as_float(group["weight_decay"])
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
+        lambd, weight_decay = group["lambd"], group["weight_decay"]
         steps = [s["step"] for s in states]
         self.check_capturable_devices(group, params, steps)
         etas, mus, axs = ([s[k] for s in states] for k in ("eta", "mu", "ax"))
 
         torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        grads = apply_weight_decay_foreach(params, grads, None, weight_decay)
         # θ(1 - λη) - ηg = θ - η(g + λθ)：合成一次 addcmul；η、μ 直接用状态张量，不必逐个 .item()
         decayed_grads = torch._foreach_add(grads, params, alpha=lambd)
         torch._foreach_addcmul_(params, decayed_grads, etas, value=-1)

@@ -1,34 +1,6 @@
 r"""L-BFGS（Liu & Nocedal, 1989）：用最近几步的 (s, y) 对近似逆 Hessian 的拟牛顿法。
 
-把所有参数拼成一个长向量 θ（复数参数按实部、虚部展开）。一次 ``step(closure)`` 里最多迭代
-``max_iter`` 次、最多求值 ``max_eval`` 次：
-
-.. math::
-    \begin{aligned}
-    & s_k = \theta_{k+1} - \theta_k = t_k d_k, \qquad y_k = g_{k+1} - g_k,
-      \qquad \rho_k = 1 / (y_k^\top s_k) \\
-    & \text{只在 } y_k^\top s_k > 10^{-10} \text{ 时记入历史（保证近似矩阵正定），最多保留
-      history\_size 对} \\
-    & H_0 = \frac{y^\top s}{y^\top y} I \qquad(\text{最近一对给出的尺度}) \\
-    & \text{两圈递推求 } d = -H g: \\
-    & \quad q \leftarrow -g;\ \text{从新到旧：}\ \alpha_i = \rho_i s_i^\top q,\
-      q \leftarrow q - \alpha_i y_i \\
-    & \quad r \leftarrow H_0 q;\ \text{从旧到新：}\ \beta_i = \rho_i y_i^\top r,\
-      r \leftarrow r + (\alpha_i - \beta_i) s_i;\quad d = r \\
-    & \theta \leftarrow \theta + t\, d, \qquad t = \begin{cases}
-        \min(1, 1/\lVert g\rVert_1)\,\gamma & \text{第一次迭代（方向就是 } -g\text{）} \\
-        \gamma & \text{之后；或由强 Wolfe 线搜索决定} \end{cases}
-    \end{aligned}
-
-停止条件：:math:`\max|g| \le` ``tolerance_grad``；:math:`g^\top d > -` ``tolerance_change``
-（不是下降方向）；步长或损失的变化小于 ``tolerance_change``；次数用完。
-
-内存：除参数本身外，历史里存 2·history_size 个与全部参数等长的平坦向量（``old_dirs`` 即各 y、
-``old_stps`` 即各 s），再加方向 d、上一步梯度等几个同长向量——history_size 较大时，
-这是参数量的 2·history_size 倍左右，远比一阶方法吃内存。
-
-与 torch 一致：只支持一个参数组；``closure`` 必须给出；稀疏梯度先转成稠密；
-没有梯度的参数当作梯度为 0；状态都记在第一个参数名下。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
@@ -61,6 +33,39 @@ def two_loop_direction(flat_grad, old_dirs, old_stps, ro, H_diag, al):
 
 
 class LBFGS(Optimizer):
+    r"""L-BFGS（Liu & Nocedal, 1989）：用最近几步的 (s, y) 对近似逆 Hessian 的拟牛顿法。
+
+    把所有参数拼成一个长向量 θ（复数参数按实部、虚部展开）。一次 ``step(closure)`` 里最多迭代
+    ``max_iter`` 次、最多求值 ``max_eval`` 次：
+
+    .. math::
+        \begin{aligned}
+        & s_k = \theta_{k+1} - \theta_k = t_k d_k, \qquad y_k = g_{k+1} - g_k,
+          \qquad \rho_k = 1 / (y_k^\top s_k) \\
+        & \text{只在 } y_k^\top s_k > 10^{-10} \text{ 时记入历史（保证近似矩阵正定），最多保留
+          history\_size 对} \\
+        & H_0 = \frac{y^\top s}{y^\top y} I \qquad(\text{最近一对给出的尺度}) \\
+        & \text{两圈递推求 } d = -H g: \\
+        & \quad q \leftarrow -g;\ \text{从新到旧：}\ \alpha_i = \rho_i s_i^\top q,\
+          q \leftarrow q - \alpha_i y_i \\
+        & \quad r \leftarrow H_0 q;\ \text{从旧到新：}\ \beta_i = \rho_i y_i^\top r,\
+          r \leftarrow r + (\alpha_i - \beta_i) s_i;\quad d = r \\
+        & \theta \leftarrow \theta + t\, d, \qquad t = \begin{cases}
+            \min(1, 1/\lVert g\rVert_1)\,\gamma & \text{第一次迭代（方向就是 } -g\text{）} \\
+            \gamma & \text{之后；或由强 Wolfe 线搜索决定} \end{cases}
+        \end{aligned}
+
+    停止条件：:math:`\max|g| \le` ``tolerance_grad``；:math:`g^\top d > -` ``tolerance_change``
+    （不是下降方向）；步长或损失的变化小于 ``tolerance_change``；次数用完。
+
+    内存：除参数本身外，历史里存 2·history_size 个与全部参数等长的平坦向量（``old_dirs`` 即各 y、
+    ``old_stps`` 即各 s），再加方向 d、上一步梯度等几个同长向量——history_size 较大时，
+    这是参数量的 2·history_size 倍左右，远比一阶方法吃内存。
+
+    与 torch 一致：只支持一个参数组；``closure`` 必须给出；稀疏梯度先转成稠密；
+    没有梯度的参数当作梯度为 0；状态都记在第一个参数名下。
+    """
+
     def __init__(
         self,
         params,

@@ -1,45 +1,16 @@
 r"""Muon（Keller Jordan, 2024）：动量之后把更新矩阵“正交化”，只用于二维参数。
 
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
-    & B_t \leftarrow \mu B_{t-1} + (1-\mu)\, g_t \qquad(\text{动量缓冲，指数滑动平均}) \\
-    & \widetilde B_t \leftarrow \begin{cases}
-        (1-\mu)\, g_t + \mu B_t & \text{nesterov} \\
-        B_t & \text{否则} \end{cases} \\
-    & O_t \leftarrow \mathrm{NS}^{(a,b,c)}_k(\widetilde B_t;\ \varepsilon) \\
-    & \theta_t \leftarrow \theta_{t-1}(1 - \gamma\lambda) \qquad(\text{解耦的权重衰减}) \\
-    & \theta_t \leftarrow \theta_t - \mathrm{AdjustLR}(\gamma;\ A\times B)\, O_t
-    \end{aligned}
-
-Newton–Schulz 迭代 :math:`\mathrm{NS}`：想要的是 :math:`\widetilde B = U\Sigma V^\top` 的“正交部分”
-:math:`UV^\top`（所有奇异值换成 1），但 SVD 太贵。先除以 Frobenius 范数（下限 ε）让奇异值落进
-[0, 1]，再做 k 次只含矩阵乘法的五次多项式迭代
-
-.. math::
-    X \leftarrow aX + b\,(XX^\top)X + c\,(XX^\top)^2X,
-
-每个奇异值 σ 被映射成 :math:`a\sigma + b\sigma^3 + c\sigma^5`。默认系数 (3.4445, −4.775, 2.0315)
-让小奇异值迅速长大、所有奇异值最后都在 1 附近摆动（不精确收敛到 1，但足够好、很快）。
-与 torch 一致：迭代在 bfloat16 中进行；行数多于列数时先转置，让 :math:`XX^\top` 取较小的那一边。
-
-学习率调整 ``adjust_lr_fn``（A、B 为参数的两个维度）：
-
-* ``None`` / ``"original"``（Keller 的做法）：:math:`\gamma\sqrt{\max(1, A/B)}`；
-* ``"match_rms_adamw"``（Moonshot，《Muon is Scalable for LLM Training》）：
-  :math:`0.2\,\gamma\sqrt{\max(A, B)}`，让更新的 RMS 与 AdamW 相当，可直接沿用 AdamW 的超参数。
-
-注意 torch 文档里写的 :math:`B_t \leftarrow \mu B_{t-1} + g_t`，而实际代码（也就是这里复现的）是
-指数滑动平均 ``lerp``。Muon 没有 ``maximize``、``foreach``、``differentiable`` 选项。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 
-from .optimizer import Optimizer
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Muon"]
 
@@ -78,6 +49,43 @@ def adjusted_lr(lr, adjust_lr_fn: str | None, shape: torch.Size):
 
 
 class Muon(Optimizer):
+    r"""Muon（Keller Jordan, 2024）：动量之后把更新矩阵“正交化”，只用于二维参数。
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+        & B_t \leftarrow \mu B_{t-1} + (1-\mu)\, g_t \qquad(\text{动量缓冲，指数移动平均}) \\
+        & \widetilde B_t \leftarrow \begin{cases}
+            (1-\mu)\, g_t + \mu B_t & \text{nesterov} \\
+            B_t & \text{否则} \end{cases} \\
+        & O_t \leftarrow \mathrm{NS}^{(a,b,c)}_k(\widetilde B_t;\ \varepsilon) \\
+        & \theta_t \leftarrow \theta_{t-1}(1 - \gamma\lambda) \qquad(\text{解耦的权重衰减}) \\
+        & \theta_t \leftarrow \theta_t - \mathrm{AdjustLR}(\gamma;\ A\times B)\, O_t
+        \end{aligned}
+
+    Newton–Schulz 迭代 :math:`\mathrm{NS}`：想要的是 :math:`\widetilde B = U\Sigma V^\top` 的“正交部分”
+    :math:`UV^\top`（所有奇异值换成 1），但 SVD 太贵。先除以 Frobenius 范数（下限 ε）让奇异值落进
+    [0, 1]，再做 k 次只含矩阵乘法的五次多项式迭代
+
+    .. math::
+        X \leftarrow aX + b\,(XX^\top)X + c\,(XX^\top)^2X,
+
+    每个奇异值 σ 被映射成 :math:`a\sigma + b\sigma^3 + c\sigma^5`。默认系数 (3.4445, −4.775, 2.0315)
+    让小奇异值迅速长大、所有奇异值最后都在 1 附近摆动（不精确收敛到 1，但足够好、很快）。
+    与 torch 一致：迭代在 bfloat16 中进行；行数多于列数时先转置，让 :math:`XX^\top` 取较小的那一边。
+
+    学习率调整 ``adjust_lr_fn``（A、B 为参数的两个维度）：
+
+    * ``None`` / ``"original"``（Keller 的做法）：:math:`\gamma\sqrt{\max(1, A/B)}`；
+    * ``"match_rms_adamw"``（Moonshot，《Muon is Scalable for LLM Training》）：
+      :math:`0.2\,\gamma\sqrt{\max(A, B)}`，让更新的 RMS 与 AdamW 相当，可直接沿用 AdamW 的超参数。
+
+    注意 torch 文档里写的 :math:`B_t \leftarrow \mu B_{t-1} + g_t`，而实际代码（也就是这里复现的）是
+    指数移动平均 ``lerp``。Muon 没有 ``maximize``、``foreach``、``differentiable`` 选项。
+    """
+
+    arg_docs: ClassVar[dict[str, str]] = {"eps": "Newton–Schulz 迭代前除以的 Frobenius 范数的下限", "weight_decay": "解耦的权重衰减 λ", "momentum": "动量缓冲的指数移动平均系数 μ"}  # 与通用说明不同的参数（见 optlab._docs）
+
     complex_as_real = False  # torch 在 step 时拒绝复数参数，不把它们视为实数
 
     def __init__(
@@ -122,10 +130,10 @@ class Muon(Optimizer):
                         f"with size: {p.size()}"
                     )
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         return {"momentum_buffer": torch.zeros_like(param, memory_format=torch.preserve_format)}
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         lr, weight_decay, momentum = group["lr"], group["weight_decay"], group["momentum"]
         for param, grad, state in zip(params, grads, states):
             if torch.is_complex(param):

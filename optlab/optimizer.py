@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
@@ -24,8 +25,10 @@ import torch
 import torch.optim.optimizer as _torch_optimizer_module
 from torch.utils.hooks import RemovableHandle
 
-from ._checks import check_fused_params
+from ._checks import check_fused_params, reject_tensors_as_numbers
+from ._docs import args_section
 from ._fused import fused_update
+from ._ops import as_float, to_scalar
 
 __all__ = [
     "Optimizer",
@@ -44,6 +47,11 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
+#: update 的参数类型：参数组（已由 hyperparams 整理）、张量列表、每个参数的状态
+Group = dict[str, Any]
+Tensors = list[torch.Tensor]
+States = list[dict[str, Any]]
+
 _FOREACH_DEVICES = ("cuda", "xpu")
 _CAPTURABLE_DEVICES = ("cuda", "xpu", "hpu")
 
@@ -61,6 +69,21 @@ def default_foreach(params: list[torch.Tensor], differentiable: bool) -> bool:
         type(p) in (torch.Tensor, torch.nn.Parameter) and p.device.type in _FOREACH_DEVICES
         for p in params
     )
+
+
+def bucket_by_device_and_dtype(tensors: list, *others: list) -> list[tuple[list, ...]]:
+    """把 ``tensors`` 与并列的列表按 ``tensors`` 里张量的 (设备, dtype) 分桶（foreach 运算要求同桶）。"""
+    if not tensors:
+        return []
+    first = tensors[0]
+    if all(t.dtype == first.dtype and t.device == first.device for t in tensors):
+        return [(tensors, *others)]  # 常见情形：只有一个桶，不必逐个分拣
+    buckets: dict[tuple, tuple[list, ...]] = {}
+    for row in zip(tensors, *others):
+        bucket = buckets.setdefault((row[0].device, row[0].dtype), tuple([] for _ in row))
+        for column, item in zip(bucket, row):
+            column.append(item)
+    return list(buckets.values())
 
 
 def _as_real(t: torch.Tensor) -> torch.Tensor:
@@ -153,6 +176,9 @@ class Optimizer(torch.optim.Optimizer):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("optlab.") and cls.__dict__.get("__doc__"):
+            # 类的文档字符串是算法框与说明；Args 一节按签名从 optlab._docs 的表生成
+            cls.__doc__ = inspect.cleandoc(cls.__doc__) + "\n\n" + args_section(cls)
         step = cls.__dict__.get("step")
         if step is not None and not getattr(step, "_optlab_hooked", False):
             cls.step = _run_step_with_hooks(step)
@@ -415,28 +441,78 @@ class Optimizer(torch.optim.Optimizer):
         return bool(foreach)
 
     def dispatch(self, group: dict[str, Any], params: list, grads: list, states: list) -> None:
-        """选 for-loop、foreach 或 fused；后两者按 (设备, dtype) 分桶。
+        """整理超参数，再选 for-loop、foreach 或 fused；后两者按 (设备, dtype) 分桶。
 
         fused 时交给 ``optlab._fused``：用 ``torch.compile`` 把算法的公式编译成融合内核。
         """
-        if not self.use_foreach(group, params, grads):
+        foreach = self.use_foreach(group, params, grads)
+        self.check_step_inputs(group, foreach)
+        group = self.hyperparams(group)
+        if not foreach:
             self.update(group, params, grads, states)
             return
         update_foreach = self.update_foreach
         if group.get("fused"):
             update_foreach = functools.partial(fused_update, self)
-        first = params[0]
-        if all(p.dtype == first.dtype and p.device == first.device for p in params):
-            update_foreach(group, params, grads, states)  # 常见情形：只有一个桶，不必逐个分拣
-            return
-        buckets: dict[tuple, tuple[list, list, list]] = {}
-        for p, g, s in zip(params, grads, states):
-            bucket = buckets.setdefault((p.device, p.dtype), ([], [], []))
-            bucket[0].append(p)
-            bucket[1].append(g)
-            bucket[2].append(s)
-        for bucket in buckets.values():
+        for bucket in bucket_by_device_and_dtype(params, grads, states):
             update_foreach(group, *bucket)
+
+    #: foreach 算子不支持自动求导：differentiable 时走 foreach 路径就报错（与 torch 一样）
+    foreach_rejects_differentiable: bool = True
+
+    #: torch 的 for-loop 把这些超参数当作数传给 alpha=/value=：张量须是 0 维且（求导时）不要求梯度
+    number_hyperparams: tuple[str, ...] = ()
+
+    def check_step_inputs(self, group: dict[str, Any], foreach: bool) -> None:
+        """step 时、整理超参数之前，与 torch 一样拒绝所选路径不支持的输入；子类可追加检查。"""
+        if foreach and self.foreach_rejects_differentiable and group.get("differentiable"):
+            raise AssertionError("_foreach ops don't support autograd")
+        if not foreach and self.number_hyperparams:
+            reject_tensors_as_numbers(group, self.number_hyperparams)
+
+    # ------------------------------------------------------------------ 超参数与步数
+    #: 不保持张量时（见 tensor_policy），在 update 之前取成 Python 数的超参数；betas 之类的元组逐项取
+    scalar_hyperparams: tuple[str, ...] = ()
+
+    def tensor_policy(self, group: dict[str, Any]) -> tuple[bool, bool]:
+        """``(keep_tensors, tensor_steps)``：超参数、步数 t 是否保持为张量。
+
+        capturable（图捕获里不能把张量同步回 CPU）与 differentiable（梯度要流到张量超参数）时保持；
+        否则取 Python 数，省掉每个参数上的小张量运算。与 torch 一样，有的算法在 differentiable
+        时仍把 t 取成 Python 数（覆盖本方法）。
+        """
+        keep = bool(group.get("capturable") or group.get("differentiable"))
+        return keep, keep
+
+    def hyperparams(self, group: dict[str, Any]) -> dict[str, Any]:
+        """每步每组一次、在 ``update`` 之前：把参数组整理成 ``update`` 读的样子（浅拷贝，原组不变）。
+
+        * 1 元素的张量 ``lr``（形状 [1]、[1, 1] 等）变成 0 维，与 torch 的 ``_to_scalar`` 相同；
+        * 不保持张量时，``scalar_hyperparams`` 里的张量换成 Python 数；
+        * 加上两个标记 ``keep_tensors`` 与 ``tensor_steps``（见 ``tensor_policy``）。
+        """
+        hp = dict(group)
+        keep, tensor_steps = self.tensor_policy(group)
+        if torch.compiler.is_compiling():  # 编译时 .item() 会断开计算图：与 torch 的 _get_value 一样保持张量
+            keep = tensor_steps = True
+        hp["keep_tensors"], hp["tensor_steps"] = keep, tensor_steps
+        if isinstance(hp.get("lr"), torch.Tensor):
+            hp["lr"] = to_scalar(hp["lr"])
+        if not keep:
+            for name in self.scalar_hyperparams:
+                value = hp[name]
+                hp[name] = (
+                    tuple(map(as_float, value)) if isinstance(value, (tuple, list)) else as_float(value)
+                )
+        return hp
+
+    def advance_steps(self, group: dict[str, Any], params: list, states: list) -> list:
+        r""":math:`t \leftarrow t + 1`，返回本步的 t：``tensor_steps`` 时是 step 张量本身
+        （capturable 时留在设备上、不同步），否则是 Python 数。"""
+        steps = [s["step"] for s in states]
+        self.check_capturable_devices(group, params, steps)
+        torch._foreach_add_(steps, 1)
+        return steps if group["tensor_steps"] else [s.item() for s in steps]
 
     def new_step_counter(self, group: dict[str, Any], param: torch.Tensor) -> torch.Tensor:
         """状态里的 ``step``：标量张量；capturable/fused 时放在参数所在设备上。"""
@@ -460,7 +536,7 @@ class Optimizer(torch.optim.Optimizer):
         foreach = self.defaults.get("foreach", False) or self.defaults.get("fused", False)
         if not hasattr(self, "_zero_grad_profile_name"):
             self._patch_step_function()
-        buckets: dict[tuple, list[torch.Tensor]] = defaultdict(list)
+        to_zero: list[torch.Tensor] = []
         with torch.autograd.profiler.record_function(self._zero_grad_profile_name):
             for group in self.param_groups:
                 for p in group["params"]:
@@ -474,10 +550,10 @@ class Optimizer(torch.optim.Optimizer):
                     else:
                         p.grad.requires_grad_(False)
                     if foreach and not p.grad.is_sparse:
-                        buckets[(p.grad.device, p.grad.dtype)].append(p.grad)
+                        to_zero.append(p.grad)
                     else:
                         p.grad.zero_()
-            for grads in buckets.values():
+            for (grads,) in bucket_by_device_and_dtype(to_zero):
                 torch._foreach_zero_(grads)
 
     # ------------------------------------------------------------------ state_dict
@@ -591,6 +667,22 @@ class Optimizer(torch.optim.Optimizer):
             for group in self.param_groups:
                 for key, value in fill.items():
                     group.setdefault(key, value)
+        self._upgrade_legacy_state()
+
+    def _upgrade_legacy_state(self) -> None:
+        """torch < 1.12 的检查点把 ``step`` 等标量状态存成 Python 数：与 torch 的 ``__setstate__``
+        一样换成张量——dtype 与设备就是 ``init_state`` 新建时的那样。"""
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state.get(p)
+                legacy = [k for k, v in (state or {}).items() if isinstance(v, (int, float))]
+                if not legacy:
+                    continue
+                fresh = self.init_state(group, p) or {}
+                for key in legacy:
+                    new = fresh.get(key)
+                    if isinstance(new, torch.Tensor) and new.dim() == 0:
+                        state[key] = new.fill_(float(state[key]))
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -1,25 +1,6 @@
 r"""RAdam（Liu et al., 2020，*On the Variance of the Adaptive Learning Rate and Beyond*）：整流的 Adam。
 
-.. math::
-    \begin{aligned}
-    & \rho_\infty \leftarrow 2/(1-\beta_2) - 1 \\
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0: \begin{cases}
-        \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) & \text{decoupled\_weight\_decay} \\
-        g_t \leftarrow g_t + \lambda\theta_{t-1} & \text{否则（L2 正则）} \end{cases} \\
-    & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
-    & v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
-    & \hat m_t \leftarrow m_t / (1-\beta_1^t) \\
-    & \rho_t \leftarrow \rho_\infty - 2t\beta_2^t / (1-\beta_2^t) \\
-    & \textbf{if } \rho_t > 5: \\
-    & \quad l_t \leftarrow \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon), \qquad
-        r_t \leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}} \\
-    & \quad \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t\, r_t\, l_t \\
-    & \textbf{else}: \; \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t
-    \end{aligned}
-
-:math:`\rho_t` 估计“二阶矩平均了多少个样本”。前几步样本太少，自适应分母的方差很大，
-于是先退化成带动量的 SGD；:math:`\rho_t > 5` 之后再打开自适应学习率，并用 :math:`r_t` 修正方差。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
@@ -29,14 +10,20 @@ import math
 import torch
 
 from ._checks import (
-    adam_family_hyperparams,
     check_beta_range,
     check_eps,
-    check_foreach_not_differentiable,
     check_lr,
     check_non_negative,
 )
-from .optimizer import Optimizer
+from ._ops import (
+    adam_moments_,
+    adam_moments_foreach_,
+    add_eps,
+    apply_weight_decay,
+    apply_weight_decay_foreach,
+    bias_correction,
+)
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["RAdam"]
 
@@ -47,18 +34,36 @@ def _rectification(rho_t, rho_inf):
     return ratio.sqrt() if isinstance(ratio, torch.Tensor) else math.sqrt(ratio)
 
 
-def _denominator(exp_avg_sq, eps, differentiable):
-    r""":math:`\sqrt{v_t} + \epsilon`；differentiable 时 sqrt 的输出要留给反传，不能原地加 eps。"""
-    root = exp_avg_sq.sqrt()
-    return root + eps if differentiable else root.add_(eps)
-
-
 def _adaptive_lr(exp_avg_sq, beta2, step, eps, differentiable):
     r""":math:`l_t = \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon)`。"""
-    return (1 - beta2**step) ** 0.5 / _denominator(exp_avg_sq, eps, differentiable)
+    return bias_correction(beta2, step) ** 0.5 / add_eps(exp_avg_sq.sqrt(), eps, differentiable)
 
 
 class RAdam(Optimizer):
+    r"""RAdam（Liu et al., 2020，*On the Variance of the Adaptive Learning Rate and Beyond*）：整流的 Adam。
+
+    .. math::
+        \begin{aligned}
+        & \rho_\infty \leftarrow 2/(1-\beta_2) - 1 \\
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0: \begin{cases}
+            \theta_{t-1} \leftarrow \theta_{t-1}(1 - \gamma\lambda) & \text{decoupled\_weight\_decay} \\
+            g_t \leftarrow g_t + \lambda\theta_{t-1} & \text{否则（L2 正则）} \end{cases} \\
+        & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        & v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        & \hat m_t \leftarrow m_t / (1-\beta_1^t) \\
+        & \rho_t \leftarrow \rho_\infty - 2t\beta_2^t / (1-\beta_2^t) \\
+        & \textbf{if } \rho_t > 5: \\
+        & \quad l_t \leftarrow \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon), \qquad
+            r_t \leftarrow \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}} \\
+        & \quad \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t\, r_t\, l_t \\
+        & \textbf{else}: \; \theta_t \leftarrow \theta_{t-1} - \gamma\, \hat m_t
+        \end{aligned}
+
+    :math:`\rho_t` 估计“二阶矩平均了多少个样本”。前几步样本太少，自适应分母的方差很大，
+    于是先退化成带动量的 SGD；:math:`\rho_t > 5` 之后再打开自适应学习率，并用 :math:`r_t` 修正方差。
+    """
+
     def __init__(
         self,
         params,
@@ -90,7 +95,7 @@ class RAdam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         return {
             "step": self.new_step_counter(group, param),
             "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
@@ -101,65 +106,62 @@ class RAdam(Optimizer):
     def _rho(beta2, step):
         r"""返回 :math:`(\rho_\infty, \rho_t)`。"""
         rho_inf = 2 / (1 - beta2) - 1
-        return rho_inf, rho_inf - 2 * step * beta2**step / (1 - beta2**step)
+        return rho_inf, rho_inf - 2 * step * beta2**step / bias_correction(beta2, step)
 
-    def update(self, group, params, grads, states):
-        _, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(group)
-        self.check_capturable_devices(group, params, [s["step"] for s in states])
-        for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
-            step = state["step"] if group["capturable"] else state["step"].item()
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    param.mul_(1 - lr * weight_decay)
-                else:
-                    grad = grad.add(param, alpha=weight_decay)
+    scalar_hyperparams = ("lr", "betas", "eps", "weight_decay")
 
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    def tensor_policy(self, group):
+        # 与 torch 一样：differentiable 时超参数保持张量，但 t 只在 capturable 时保持张量
+        return bool(group["capturable"] or group["differentiable"]), bool(group["capturable"])
 
-            # m̂_t、l_t 这些大临时张量只在一个表达式里出现、用完即释放：若留在循环变量里
-            # 活到下一个参数，大张量的内存每步都得重新向系统要（缺页），for-loop 慢两三成
-            bias_correction1 = 1 - beta1**step
-            rho_inf, rho_t = self._rho(beta2, step)
-            if group["capturable"]:  # 图捕获里不能按 rho_t 的值走分支，两支都算再挑
-                adaptive = _adaptive_lr(exp_avg_sq, beta2, step, eps, group["differentiable"])
-                # rho_t <= 5 时根号里可能为负，先夹住以免 NaN 混进另一支
-                rect = _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf)
-                scale = torch.where(rho_t > 5, rect * adaptive, 1.0)
-                param.sub_(exp_avg / bias_correction1 * lr * scale)
-            elif rho_t > 5:
-                param.sub_(
-                    exp_avg / bias_correction1 * lr
-                    * _adaptive_lr(exp_avg_sq, beta2, step, eps, group["differentiable"])
-                    * _rectification(rho_t, rho_inf)
-                )  # fmt: skip
-            else:
-                param.sub_(exp_avg / bias_correction1 * lr)
+    number_hyperparams = ("betas[1]", "weight_decay")
 
-    def update_foreach(self, group, params, grads, states):
-        check_foreach_not_differentiable(group)
-        if not group["capturable"] and isinstance(group["betas"][1], torch.Tensor):
+    def check_step_inputs(self, group, foreach):
+        super().check_step_inputs(group, foreach)
+        if foreach and not group["capturable"] and isinstance(group["betas"][1], torch.Tensor):
             # torch 的 foreach 路径此时报 RuntimeError；同一输入同一异常类型
             raise RuntimeError(
                 "betas[1] as a Tensor is not supported for capturable=False and foreach=True"
             )
-        keep_tensors, lr, beta1, beta2, eps, weight_decay = adam_family_hyperparams(group)
-        steps = [s["step"] for s in states]
-        self.check_capturable_devices(group, params, steps)
-        exp_avgs = [s["exp_avg"] for s in states]
-        exp_avg_sqs = [s["exp_avg_sq"] for s in states]
 
-        torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                torch._foreach_mul_(params, 1 - lr * weight_decay)
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        steps = self.advance_steps(group, params, states)
+        for param, grad, state, t in zip(params, grads, states, steps):
+            grad = apply_weight_decay(
+                param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
+            )
+            m, v = adam_moments_(state, grad, beta1, beta2)
+
+            # m̂_t、l_t 这些大临时张量只在一个表达式里出现、用完即释放：若留在循环变量里
+            # 活到下一个参数，大张量的内存每步都得重新向系统要（缺页），for-loop 慢两三成
+            bias_correction1 = bias_correction(beta1, t)
+            rho_inf, rho_t = self._rho(beta2, t)
+            if group["capturable"]:  # 图捕获里不能按 rho_t 的值走分支，两支都算再挑
+                adaptive = _adaptive_lr(v, beta2, t, eps, group["differentiable"])
+                # rho_t <= 5 时根号里可能为负，先夹住以免 NaN 混进另一支
+                rect = _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf)
+                scale = torch.where(rho_t > 5, rect * adaptive, 1.0)
+                param.sub_(m / bias_correction1 * lr * scale)
+            elif rho_t > 5:
+                param.sub_(
+                    m / bias_correction1 * lr
+                    * _adaptive_lr(v, beta2, t, eps, group["differentiable"])
+                    * _rectification(rho_t, rho_inf)
+                )  # fmt: skip
             else:
-                grads = torch._foreach_add(grads, params, alpha=weight_decay)
-        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
-        torch._foreach_mul_(exp_avg_sqs, beta2)
-        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+                param.sub_(m / bias_correction1 * lr)
+
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        keep_tensors = group["keep_tensors"]
+        steps = self.advance_steps(group, params, states)
+        grads = apply_weight_decay_foreach(
+            params, grads, lr, group["weight_decay"], group["decoupled_weight_decay"]
+        )
+        exp_avgs, exp_avg_sqs = adam_moments_foreach_(states, grads, beta1, beta2)
 
         denom = torch._foreach_sqrt(exp_avg_sqs)
         torch._foreach_add_(denom, eps)
@@ -172,10 +174,10 @@ class RAdam(Optimizer):
                 torch.where(o, _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf), 0.0)
                 for o, (rho_inf, rho_t) in zip(on, rhos)
             ]
-            m_hat = torch._foreach_div(exp_avgs, [1 - beta1**t for t in steps])
+            m_hat = torch._foreach_div(exp_avgs, [bias_correction(beta1, t) for t in steps])
             torch._foreach_mul_(m_hat, lr)
             scale = torch._foreach_reciprocal(denom)
-            torch._foreach_mul_(scale, [(1 - beta2**t) ** 0.5 for t in steps])
+            torch._foreach_mul_(scale, [bias_correction(beta2, t) ** 0.5 for t in steps])
             torch._foreach_mul_(scale, rects)
             torch._foreach_add_(scale, [torch.where(o, 0.0, 1.0) for o in on])
             torch._foreach_mul_(m_hat, scale)
@@ -185,8 +187,7 @@ class RAdam(Optimizer):
         # 按是否已整流把张量分成两批，各自一次多张量运算
         rect_p, rect_m, rect_d, rect_sizes = [], [], [], []
         plain_p, plain_m, plain_sizes = [], [], []
-        for param, exp_avg, d, step_t in zip(params, exp_avgs, denom, steps):
-            t = step_t.item()
+        for param, exp_avg, d, t in zip(params, exp_avgs, denom, steps):
             rho_inf, rho_t = self._rho(beta2, t)
             size = lr / (1 - beta1**t)
             if rho_t > 5:

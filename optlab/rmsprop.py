@@ -1,32 +1,44 @@
-r"""RMSprop（Hinton 课程讲义，2012）：用梯度平方的指数滑动平均来缩放步长。
+r"""RMSprop（Hinton 课程讲义，2012）：用梯度平方的指数移动平均来缩放步长。
 
-.. math::
-    \begin{aligned}
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
-    & v_t \leftarrow \alpha v_{t-1} + (1-\alpha) g_t^2, \qquad \tilde v_t \leftarrow v_t \\
-    & \textbf{if centered}:\; \bar g_t \leftarrow \alpha \bar g_{t-1} + (1-\alpha) g_t,\;
-        \tilde v_t \leftarrow \tilde v_t - \bar g_t^2 \\
-    & \textbf{if } \mu > 0:\; b_t \leftarrow \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon),\;
-        \theta_t \leftarrow \theta_{t-1} - \gamma b_t \\
-    & \textbf{else}:\; \theta_t \leftarrow \theta_{t-1} - \gamma\, g_t / (\sqrt{\tilde v_t} + \epsilon)
-    \end{aligned}
-
-出处：Hinton《Neural Networks for Machine Learning》第 6e 讲；centered 版本见 Graves (2013)
-*Generating Sequences With Recurrent Neural Networks*。注意 :math:`\epsilon` 加在根号外面。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
-from ._checks import as_float, check_eps, check_lr, check_non_negative
-from .optimizer import Optimizer
+from ._checks import check_eps, check_lr, check_non_negative
+from ._ops import add_eps, apply_weight_decay, apply_weight_decay_foreach, as_float, ema_, ema_sq_
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["RMSprop"]
 
 
 class RMSprop(Optimizer):
+    r"""RMSprop（Hinton 课程讲义，2012）：用梯度平方的指数移动平均来缩放步长。
+
+    .. math::
+        \begin{aligned}
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{if } \lambda \ne 0:\; g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+        & v_t \leftarrow \alpha v_{t-1} + (1-\alpha) g_t^2, \qquad \tilde v_t \leftarrow v_t \\
+        & \textbf{if centered}:\; \bar g_t \leftarrow \alpha \bar g_{t-1} + (1-\alpha) g_t,\;
+            \tilde v_t \leftarrow \tilde v_t - \bar g_t^2 \\
+        & \textbf{if } \mu > 0:\; b_t \leftarrow \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon),\;
+            \theta_t \leftarrow \theta_{t-1} - \gamma b_t \\
+        & \textbf{else}:\; \theta_t \leftarrow \theta_{t-1} - \gamma\, g_t / (\sqrt{\tilde v_t} + \epsilon)
+        \end{aligned}
+
+    出处：Hinton《Neural Networks for Machine Learning》第 6e 讲；centered 版本见 Graves (2013)
+    *Generating Sequences With Recurrent Neural Networks*。注意 :math:`\epsilon` 加在根号外面。
+    """
+
+    number_hyperparams = ("alpha", "weight_decay")  # torch 的 for-loop 把它们当作数用
+
+    arg_docs: ClassVar[dict[str, str]] = {"alpha": "α：梯度平方的指数移动平均系数（平滑常数）"}  # 与通用说明不同的参数（见 optlab._docs）
+
     def __init__(
         self,
         params,
@@ -60,7 +72,7 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
         def zeros():
             return torch.zeros_like(param, memory_format=torch.preserve_format)
 
@@ -71,28 +83,23 @@ class RMSprop(Optimizer):
             state["grad_avg"] = zeros()
         return state
 
-    def update(self, group, params, grads, states):
-        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        momentum, weight_decay = group["momentum"], group["weight_decay"]
-        centered, differentiable = group["centered"], group["differentiable"]
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
+        lr, alpha, eps, momentum = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        differentiable = group["differentiable"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
-            if weight_decay != 0:
-                grad = grad.add(param, alpha=weight_decay)
-            square_avg = state["square_avg"]
-            square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
-            if centered:
-                grad_avg = state["grad_avg"]
-                grad_avg.lerp_(grad, 1 - alpha)
+            grad = apply_weight_decay(param, grad, lr, group["weight_decay"])
+            v = ema_sq_(state["square_avg"], grad, alpha)
+            if group["centered"]:
+                g_bar = ema_(state["grad_avg"], grad, alpha)
                 if differentiable:  # 下一步还会原地改 grad_avg，反向传播要用的是这一步的值
-                    grad_avg = grad_avg.clone()
+                    g_bar = g_bar.clone()
                 # 减去均值的平方 = 方差估计，比未中心化的二阶矩更小，步子更大
-                avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+                avg = v.addcmul(g_bar, g_bar, value=-1).sqrt_()
             else:
-                avg = square_avg.sqrt()
-            # differentiable 时不能原地改 sqrt 的输出（反向传播要用它）
-            avg = avg + eps if differentiable else avg.add_(eps)
+                avg = v.sqrt()
+            avg = add_eps(avg, eps, differentiable)
             if momentum > 0:
                 buf = state["momentum_buffer"]
                 buf.mul_(momentum).addcdiv_(grad, avg)
@@ -100,8 +107,9 @@ class RMSprop(Optimizer):
             else:
                 param.addcdiv_(grad, avg, value=-lr)
 
-    def update_foreach(self, group, params, grads, states):
-        assert not group["differentiable"], "_foreach ops don't support autograd"
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         momentum, weight_decay = group["momentum"], group["weight_decay"]
         steps = [s["step"] for s in states]
@@ -109,8 +117,7 @@ class RMSprop(Optimizer):
         square_avgs = [s["square_avg"] for s in states]
 
         torch._foreach_add_(steps, 1)
-        if weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        grads = apply_weight_decay_foreach(params, grads, lr, weight_decay)
         torch._foreach_mul_(square_avgs, alpha)
         torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - alpha)
         if group["centered"]:

@@ -1,34 +1,44 @@
 r"""Rprop（Riedmiller & Braun, 1993）：只看梯度的符号，每个坐标各自调整步长。
 
-.. math::
-    \begin{aligned}
-    & \textbf{初始化：} g^{prev}_0 \leftarrow 0,\; \eta_0 \leftarrow \gamma \\
-    & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
-    & \textbf{对每个坐标 } i: \\
-    & \quad \textbf{if } g^{prev,i} g^i_t > 0:\; \eta^i_t \leftarrow \min(\eta^i_{t-1}\eta_+, \Gamma_{\max}) \\
-    & \quad \textbf{elif } g^{prev,i} g^i_t < 0:\; \eta^i_t \leftarrow \max(\eta^i_{t-1}\eta_-, \Gamma_{\min}),\;
-        g^i_t \leftarrow 0 \\
-    & \quad \textbf{else}:\; \eta^i_t \leftarrow \eta^i_{t-1} \\
-    & \theta_t \leftarrow \theta_{t-1} - \eta_t \operatorname{sign}(g_t), \qquad g^{prev} \leftarrow g_t
-    \end{aligned}
-
-论文：*A Direct Adaptive Method for Faster Backpropagation Learning: The RPROP Algorithm*（ICNN 1993）。
-:math:`(\eta_-, \eta_+)` 即 ``etas``，:math:`(\Gamma_{\min}, \Gamma_{\max})` 即 ``step_sizes``；
-状态 ``prev`` 是上一步（可能被置零的）梯度，``step_size`` 是每个坐标的步长。
-Rprop 只适合全批量梯度：小批量噪声会让符号来回翻转。
+算法框与说明见类的文档字符串（``help(optlab.<类名>)``）。
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
-from ._checks import as_float, check_lr
-from .optimizer import Optimizer
+from ._checks import check_lr
+from ._ops import as_float, to_scalar
+from .optimizer import Group, Optimizer, States, Tensors
 
 __all__ = ["Rprop"]
 
 
 class Rprop(Optimizer):
+    r"""Rprop（Riedmiller & Braun, 1993）：只看梯度的符号，每个坐标各自调整步长。
+
+    .. math::
+        \begin{aligned}
+        & \textbf{初始化：} g^{prev}_0 \leftarrow 0,\; \eta_0 \leftarrow \gamma \\
+        & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
+        & \textbf{对每个坐标 } i: \\
+        & \quad \textbf{if } g^{prev,i} g^i_t > 0:\; \eta^i_t \leftarrow \min(\eta^i_{t-1}\eta_+, \Gamma_{\max}) \\
+        & \quad \textbf{elif } g^{prev,i} g^i_t < 0:\; \eta^i_t \leftarrow \max(\eta^i_{t-1}\eta_-, \Gamma_{\min}),\;
+            g^i_t \leftarrow 0 \\
+        & \quad \textbf{else}:\; \eta^i_t \leftarrow \eta^i_{t-1} \\
+        & \theta_t \leftarrow \theta_{t-1} - \eta_t \operatorname{sign}(g_t), \qquad g^{prev} \leftarrow g_t
+        \end{aligned}
+
+    论文：*A Direct Adaptive Method for Faster Backpropagation Learning: The RPROP Algorithm*（ICNN 1993）。
+    :math:`(\eta_-, \eta_+)` 即 ``etas``，:math:`(\Gamma_{\min}, \Gamma_{\max})` 即 ``step_sizes``；
+    状态 ``prev`` 是上一步（可能被置零的）梯度，``step_size`` 是每个坐标的步长。
+    Rprop 只适合全批量梯度：小批量噪声会让符号来回翻转。
+    """
+
+    arg_docs: ClassVar[dict[str, str]] = {"lr": "每个坐标步长的初值 η₀"}  # 与通用说明不同的参数（见 optlab._docs）
+
     def __init__(
         self,
         params,
@@ -55,8 +65,8 @@ class Rprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def init_state(self, group, param):
-        lr = group["lr"]
+    def init_state(self, group: Group, param: torch.Tensor) -> dict | None:
+        lr = to_scalar(group["lr"])
         if torch.is_complex(param):  # 实部、虚部各自是一个坐标，都从 lr 起步
             lr = complex(lr, lr)
         return {
@@ -75,7 +85,7 @@ class Rprop(Optimizer):
         agree.fill_(1).masked_fill_(same, etaplus).masked_fill_(flipped, etaminus)
         return flipped
 
-    def update(self, group, params, grads, states):
+    def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
         differentiable = group["differentiable"]
@@ -95,8 +105,9 @@ class Rprop(Optimizer):
             param.addcmul_(grad.sign(), used_step_size, value=-1)
             prev.copy_(grad)
 
-    def update_foreach(self, group, params, grads, states):
-        assert not group["differentiable"], "_foreach ops don't support autograd"
+    def update_foreach(
+        self, group: Group, params: Tensors, grads: Tensors, states: States
+    ) -> None:
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
         steps = [s["step"] for s in states]

@@ -24,3 +24,12 @@ def _seed_everything():
     np.random.seed(0)
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """张量都很小：多线程只有调度开销，机器繁忙时还会慢上几十倍，所以测试期间只用一个线程。"""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

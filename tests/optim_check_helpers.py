@@ -9,24 +9,10 @@ import inspect
 
 import pytest
 import torch
-from optim_test_support import through_disk, torch_twin
+from optim_test_support import CUDA, DTYPE_IDS, DTYPES, STEPS, through_disk, torch_twin  # noqa: F401
 from torch.testing._internal.common_optimizers import OptimizerErrorEnum, optim_db
 
 from optlab.testing import compare_with_torch, default_loss, make_params
-
-STEPS = 30
-DTYPES = [torch.float32, torch.float64, torch.complex64]
-DTYPE_IDS = ["fp32", "fp64", "c64"]
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="需要 CUDA 设备")
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """张量都很小：多线程只有调度开销，机器繁忙时还会慢上几十倍，所以测试期间只用一个线程。"""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def triples(combos):

@@ -12,14 +12,10 @@ import warnings
 
 import pytest
 import torch
-from optim_test_support import through_disk, torch_twin
+from optim_test_support import CUDA, DTYPE_IDS, DTYPES, STEPS, through_disk, torch_twin  # noqa: F401
 
 import optlab.optimizer as optlab_base
 from optlab.testing import compare_with_torch, default_loss, make_params
-
-STEPS = 30
-DTYPES = [torch.float32, torch.float64, torch.complex64]
-DTYPE_IDS = ["fp32", "fp64", "c64"]
 
 
 def paired(options_grid):
@@ -264,7 +260,6 @@ def check_differentiable(cls, options, *, steps=1, tensor_lr=True):
         assert grads[0][1] is not None and grads[0][1].abs() > 0
 
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="需要 CUDA 设备")
 CUDA_VARIANTS = [
     {"foreach": False},
     {"foreach": True},

@@ -199,13 +199,3 @@ def optim_db_outcome(cls, case, closure=None):
     except Exception as err:  # noqa: BLE001
         return OptimizerErrorEnum.STEP_ERROR, type(err), str(err)
     return None, None, ""
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """张量都很小：多线程只有调度开销，机器繁忙时还会慢上几十倍，所以测试期间只用一个线程。
-    （在测试模块里 ``from special_optim_checks import single_thread`` 即生效。）"""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

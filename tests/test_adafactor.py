@@ -15,7 +15,6 @@ from special_optim_checks import (
     compare,
     label,
     optim_db_error_cases,
-    single_thread,  # noqa: F401 — 自动生效的 fixture,
     triple_ids,
     triples,
 )

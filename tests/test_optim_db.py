@@ -65,15 +65,6 @@ def _error_cases():
     return cases
 
 
-@pytest.fixture
-def one_thread():
-    """CPU 上的 fused / 稀疏内核在小张量上多线程反而慢得多；单线程不影响数值。"""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _sparse_setup():
     """SparseAdam 只接受“稠密参数 + 稀疏梯度”：用 embedding(sparse=True) 产生梯度。"""
 
@@ -103,7 +94,7 @@ def _construction_error(cls, kwargs):
 
 
 @pytest.mark.parametrize("info, index, flag, dtype", _cases())
-def test_optim_inputs_match_torch(info, index, flag, dtype, one_thread):
+def test_optim_inputs_match_torch(info, index, flag, dtype):  # 单线程：conftest 的 single_thread
     name = info.optim_cls.__name__
     optim_input = info.optim_inputs_func(device="cpu", dtype=dtype)[index]
     kwargs = dict(optim_input.kwargs, **flag)

@@ -21,7 +21,6 @@ from optim_check_helpers import (
     ids,
     optim_db_error_cases,
     run_groups,
-    single_thread,  # noqa: F401 — 自动生效的 fixture,
     triples,
 )
 from optim_test_support import grid

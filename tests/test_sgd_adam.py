@@ -9,14 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torch.optim as toptim
+from optim_test_support import CUDA, DTYPE_IDS, DTYPES, STEPS
 
 import optlab
 from optlab.testing import compare_with_torch, make_params
-
-STEPS = 30
-DTYPES = [torch.float32, torch.float64, torch.complex64]
-DTYPE_IDS = ["fp32", "fp64", "c64"]
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="需要 CUDA 设备")
 
 
 def _grid(**axes):
@@ -114,15 +110,6 @@ def test_grids_cover_every_combination():
 
 
 # ---------------------------------------------------------------- fused（CPU 内核）
-@pytest.fixture
-def one_thread():
-    """torch 的 CPU fused 内核在小张量上多线程反而慢几十倍；单线程不影响数值。"""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
 @pytest.mark.parametrize(
     "cls, options",
@@ -139,7 +126,7 @@ def one_thread():
         ("AdamW", {"lr": torch.tensor(0.05), "betas": (torch.tensor(0.8), torch.tensor(0.9))}),
     ],
 )
-def test_fused_cpu_matches_torch_fused_kernel(cls, options, dtype, one_thread):
+def test_fused_cpu_matches_torch_fused_kernel(cls, options, dtype):
     report = compare_with_torch(
         getattr(optlab, cls), dict(options, fused=True), steps=STEPS, dtype=dtype
     )
@@ -210,7 +197,7 @@ def _embedding_loss():
 
 @pytest.mark.parametrize("options", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}])
 @pytest.mark.parametrize("foreach", [False, True])
-def test_sgd_sparse_gradients(options, foreach, one_thread):
+def test_sgd_sparse_gradients(options, foreach):
     report = compare_with_torch(
         optlab.SGD,
         dict(options, lr=0.1, foreach=foreach),

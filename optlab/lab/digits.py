@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from .resolve import resolve_optimizer
 
 __all__ = [
     "CANDIDATES",
@@ -101,7 +102,7 @@ class Candidate:
     lrs: tuple[float, ...]
 
     def build(self, model: nn.Module, lr: float, resolver=None) -> list:
-        resolve = resolver or _resolve
+        resolve = resolver or resolve_optimizer
         cls = resolve(self.optimizer)
         if self.optimizer == "Muon":
             # Muon 只接受矩阵参数：权重交给 Muon，偏置交给 AdamW（这是 Muon 的常规用法）
@@ -109,10 +110,6 @@ class Candidate:
             rest = [p for p in model.parameters() if p.ndim != 2]
             return [cls(mats, lr=lr, **self.options), resolve("AdamW")(rest, lr=1e-3)]
         return [cls(model.parameters(), lr=lr, **self.options)]
-
-
-def _resolve(name: str):
-    return getattr(importlib.import_module("optlab"), name)
 
 
 # Rprop、LBFGS 为全批量设计，SparseAdam 只接受稀疏梯度：不参加小批量比赛

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ import torch
 from torch import Tensor
 
 from .landscapes import Landscape, get_landscape
+from .resolve import resolve_optimizer
 
 __all__ = [
     "ELEMENTWISE",
@@ -73,19 +73,6 @@ class Trajectory:
 
 
 # ---- 优化器解析 ----
-
-
-def resolve_optimizer(optimizer) -> type:
-    """类原样返回；字符串在 ``optlab`` 里按名字查找。"""
-    if isinstance(optimizer, str):
-        optlab = importlib.import_module("optlab")
-        cls = getattr(optlab, optimizer, None)
-        if isinstance(cls, type):
-            return cls
-        raise ValueError(f"optlab 中没有名为 {optimizer!r} 的优化器")
-    if callable(optimizer):
-        return optimizer
-    raise TypeError(f"优化器必须是类或名字字符串，收到 {type(optimizer).__name__}")
 
 
 def _name_of(cls) -> str:
