@@ -12,10 +12,21 @@
 * SparseAdam 的梯度像 ``nn.Embedding(sparse=True)`` 产生的那样：沿第 0 维取约 1/8 的行、
   下标有重复、未合并（两边每步都要先 coalesce 再更新被触及的行）。
 
-两边交替计时（漂移互相抵消），取多轮的中位数，打印 optlab/torch 的比值和几何平均。
+SGD 一律带动量（``momentum=0.9``）。两边交替计时（漂移互相抵消），取多轮的中位数，
+打印 optlab/torch 的比值和几何平均。
+
+两种额外模式：
+
+* ``--mode fused``：只测 ``fused=True``（SGD、Adam、AdamW、Adagrad）。optlab 的 fused 由
+  ``torch.compile`` 从公式生成；编译发生在预热里，不计入耗时（单独打印第一次编译用了多久）。
+  另打印 fused 单步耗时相对**内存带宽下限**的倍数：每步最少读写的字节数 ÷ 实测原地
+  ``a.add_(b)`` 的带宽（每个元素读 a、b，写 a，共 12 字节）。
+* ``--mode compiled``：两边都是 ``torch.compile(optimizer.step)``（默认实现），预热时编译。
+
 只在出错时以非零状态退出；慢不算错。用法::
 
-    python -m benchmarks.step_time [--device cpu|cuda] [--only Adam SGD] [--repeat 5] [--quick]
+    python -m benchmarks.step_time [--mode eager|fused|compiled] [--device cpu|cuda]
+        [--only Adam SGD] [--repeat 5] [--quick]
 """
 
 from __future__ import annotations
@@ -61,11 +72,38 @@ def _impls(name: str) -> list[str]:
 
 
 def _impl_kwargs(impl: str, name: str = "") -> dict:
-    if impl == "for-loop" and name and "foreach" not in _impls(name):
-        return {}  # 例如 LBFGS：只有一种实现，没有 foreach 参数
-    return {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[
-        impl
-    ]
+    extra = {"momentum": 0.9} if name == "SGD" else {}
+    if impl == "default" or (impl == "for-loop" and name and "foreach" not in _impls(name)):
+        return extra  # 例如 LBFGS：只有一种实现，没有 foreach 参数
+    impl_kwargs = {
+        "for-loop": {"foreach": False},
+        "foreach": {"foreach": True},
+        "fused": {"fused": True},
+    }
+    return {**impl_kwargs[impl], **extra}
+
+
+#: fused 时每个元素每步最少读写的字节数（float32）：读 θ、g 与各状态，写回 θ 与各状态
+FUSED_BYTES_PER_ELEMENT = {
+    "SGD": 4 * (3 + 2),
+    "Adagrad": 4 * (3 + 2),
+    "Adam": 4 * (4 + 3),
+    "AdamW": 4 * (4 + 3),
+}
+
+
+def inplace_bandwidth(numel: int = 1 << 24, device: str = "cpu", rounds: int = 15) -> float:
+    """原地 ``a.add_(b)`` 的带宽（字节/秒）：每个元素读 a、b，写 a，共 12 字节；取最快的一次。"""
+    a = torch.randn(numel, device=device)
+    b = torch.randn(numel, device=device)
+    best = float("inf")
+    for _ in range(rounds):
+        _sync(device)
+        start = time.perf_counter()
+        a.add_(b)
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 12 * numel / best
 
 
 def shapes_for(name: str, shapes) -> list[tuple[int, ...]]:
@@ -102,11 +140,11 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _stepper(opt) -> Callable[[], None]:
+def _stepper(opt, compiled: bool = False) -> Callable[[], None]:
     if type(opt).__name__ == "LBFGS":  # LBFGS 必须给闭包；梯度不变，闭包只返回一个常数损失
         loss = torch.tensor(1.0)
         return lambda: opt.step(lambda: loss)
-    return opt.step
+    return torch.compile(opt.step) if compiled else opt.step
 
 
 def time_case(
@@ -117,18 +155,27 @@ def time_case(
     repeat: int,
     inner: int,
     clock: Callable[[], float] = time.perf_counter,
+    compiled: bool = False,
+    details: dict | None = None,
 ) -> float:
-    """返回 optlab/torch 的单步耗时比：每轮两边紧挨着各测一次，取各轮比值的中位数。"""
+    """返回 optlab/torch 的单步耗时比：每轮两边紧挨着各测一次，取各轮比值的中位数。
+
+    ``details`` 给出时填入两边单步耗时的中位数（秒）与预热（含编译）所用的时间。
+    """
     sparse = name == "SparseAdam"
     kwargs = {} if name == "SparseAdam" else _impl_kwargs(impl, name)
     shapes = shapes_for(name, shapes)
     ours_opt = getattr(optlab, name)(_make(shapes, device, sparse), **kwargs)
     theirs_opt = getattr(torch.optim, name)(_make(shapes, device, sparse), **kwargs)
-    steps = {"ours": _stepper(ours_opt), "theirs": _stepper(theirs_opt)}
-    for step in steps.values():  # 预热：建状态、首次分配
-        step()
-        step()
-    ratios = []
+    steps = {"ours": _stepper(ours_opt, compiled), "theirs": _stepper(theirs_opt, compiled)}
+    warmup = {}
+    for who, step in steps.items():  # 预热：建状态、首次分配、编译（都不计时）
+        start = time.perf_counter()
+        for _ in range(3):
+            step()
+        _sync(device)
+        warmup[who] = time.perf_counter() - start
+    ratios, times = [], {"ours": [], "theirs": []}
     for r in range(repeat):
         order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")
         elapsed = {}
@@ -139,7 +186,15 @@ def time_case(
                 steps[who]()
             _sync(device)
             elapsed[who] = clock() - start
+            times[who].append(elapsed[who] / inner)
         ratios.append(elapsed["ours"] / elapsed["theirs"])
+    if details is not None:
+        details.update(
+            ours_s=statistics.median(times["ours"]),
+            theirs_s=statistics.median(times["theirs"]),
+            warmup_ours_s=warmup["ours"],
+            warmup_theirs_s=warmup["theirs"],
+        )
     return statistics.median(ratios)
 
 
@@ -157,8 +212,21 @@ def _supported(name: str, impl: str, device: str) -> bool:
     return True
 
 
+FUSED_NAMES = ("SGD", "Adam", "AdamW", "Adagrad")
+
+
+def _cases(mode: str, names: list[str]) -> list[tuple[str, str]]:
+    """(算法, 实现) 的列表：eager 测每种实现，fused 只测 fused，compiled 测默认实现。"""
+    if mode == "fused":
+        return [(n, "fused") for n in names if n in FUSED_NAMES]
+    if mode == "compiled":
+        return [(n, "default") for n in names if n not in ("LBFGS", "SparseAdam")]
+    return [(n, impl) for n in names for impl in _impls(n)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="optlab 与 torch.optim 的 step 计时对比")
+    parser.add_argument("--mode", default="eager", choices=["eager", "fused", "compiled"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--only", nargs="*", default=None, help="只测这些算法")
     parser.add_argument("--repeat", type=int, default=9, help="每种情形交替计时的轮数")
@@ -181,33 +249,49 @@ def main(argv: list[str] | None = None) -> int:
     repeat = 3 if args.quick else args.repeat
     names = args.only or exported_algorithms()
     torch.manual_seed(0)
+    compiled = args.mode == "compiled"
 
-    print(f"torch {torch.__version__}，设备 {args.device}，每种情形 {repeat} 轮（中位数）")
-    print(f"{'算法':<12}{'实现':<10}{'参数集':<10}{'optlab/torch':>14}")
+    print(
+        f"torch {torch.__version__}，设备 {args.device}，模式 {args.mode}，"
+        f"线程 {torch.get_num_threads()}，每种情形 {repeat} 轮（中位数）"
+    )
+    bandwidth = None
+    if args.mode == "fused":
+        bandwidth = inplace_bandwidth(device=args.device)
+        print(f"原地 a.add_(b) 带宽 {bandwidth / 1e9:.1f} GB/s（12 字节/元素）")
+    extra = f"{'optlab ms':>11}{'torch ms':>10}{'编译 s':>8}{'÷下限':>8}" if bandwidth else ""
+    print(f"{'算法':<12}{'实现':<10}{'参数集':<10}{'optlab/torch':>14}{extra}")
     ratios, failed = [], False
-    for name in names:
-        for impl in _impls(name):
-            for set_name in args.sets:
-                label = f"{name:<12}{impl:<10}{set_name:<10}"
-                if not _supported(name, impl, args.device):
-                    print(f"{label}{'n/a':>14}")
-                    continue
-                inner = 5 if set_name == "small400" else 1 if name == "Muon" else 2
-                try:
-                    ratio = time_case(
-                        name, impl, PARAM_SETS[set_name], args.device, repeat, inner, clock
-                    )
-                except Exception:  # noqa: BLE001 - 报告后继续测其余情形
-                    failed = True
-                    print(f"{label}{'出错':>14}")
-                    traceback.print_exc()
-                    continue
-                ratios.append((impl, ratio))
-                flag = "  ← 慢" if ratio > 1.3 else ""
-                print(f"{label}{ratio:>14.3f}{flag}", flush=True)
+    for name, impl in _cases(args.mode, names):
+        for set_name in args.sets:
+            label = f"{name:<12}{impl:<10}{set_name:<10}"
+            if not _supported(name, "for-loop" if impl == "default" else impl, args.device):
+                print(f"{label}{'n/a':>14}")
+                continue
+            inner = 5 if set_name == "small400" else 1 if name == "Muon" else 2
+            details: dict = {}
+            try:
+                ratio = time_case(
+                    name, impl, PARAM_SETS[set_name], args.device, repeat, inner, clock,
+                    compiled=compiled, details=details,
+                )  # fmt: skip
+            except Exception:  # noqa: BLE001 - 报告后继续测其余情形
+                failed = True
+                print(f"{label}{'出错':>14}")
+                traceback.print_exc()
+                continue
+            ratios.append((impl, ratio))
+            flag = "  ← 慢" if ratio > 1.3 else ""
+            line = f"{label}{ratio:>14.3f}"
+            if bandwidth:
+                numel = sum(math.prod(s) for s in shapes_for(name, PARAM_SETS[set_name]))
+                bound = FUSED_BYTES_PER_ELEMENT[name] * numel / bandwidth
+                line += (f"{details['ours_s'] * 1e3:>11.3f}{details['theirs_s'] * 1e3:>10.3f}"
+                         f"{details['warmup_ours_s']:>8.1f}{details['ours_s'] / bound:>8.2f}")  # fmt: skip
+            print(line + flag, flush=True)
     _summary("全部", [r for _, r in ratios])
-    # optlab 的 fused 只是 foreach 路径，比不过 torch 的单遍融合内核，单独列出
-    _summary("不含 fused", [r for impl, r in ratios if impl != "fused"])
+    if args.mode == "eager":
+        _summary("不含 fused", [r for impl, r in ratios if impl != "fused"])
     return 1 if failed else 0
 
 

@@ -31,6 +31,7 @@ from torch.utils.hooks import RemovableHandle
 
 from ._checks import check_fused_params, reject_tensors_as_numbers
 from ._docs import args_section
+from ._fused import fused_update
 from ._ops import as_float, to_scalar
 
 __all__ = [
@@ -459,15 +460,21 @@ class Optimizer(torch.optim.Optimizer):
         return bool(foreach)
 
     def dispatch(self, group: dict[str, Any], params: list, grads: list, states: list) -> None:
-        """整理超参数，再选 for-loop 或 foreach；foreach 路径按 (设备, dtype) 分桶。"""
+        """整理超参数，再选 for-loop、foreach 或 fused；后两者按 (设备, dtype) 分桶。
+
+        fused 时交给 ``optlab._fused``：用 ``torch.compile`` 把算法的公式编译成融合内核。
+        """
         foreach = self.use_foreach(group, params, grads)
         self.check_step_inputs(group, foreach)
         group = self.hyperparams(group)
         if not foreach:
             self.update(group, params, grads, states)
             return
+        update_foreach = self.update_foreach
+        if group.get("fused"):
+            update_foreach = functools.partial(fused_update, self)
         for bucket in bucket_by_device_and_dtype(params, grads, states):
-            self.update_foreach(group, *bucket)
+            update_foreach(group, *bucket)
 
     #: foreach 算子不支持自动求导：differentiable 时走 foreach 路径就报错（与 torch 一样）
     foreach_rejects_differentiable: bool = True
@@ -505,6 +512,8 @@ class Optimizer(torch.optim.Optimizer):
         """
         hp = dict(group)
         keep, tensor_steps = self.tensor_policy(group)
+        if torch.compiler.is_compiling():  # 编译时 .item() 会断开计算图：与 torch 的 _get_value 一样保持张量
+            keep = tensor_steps = True
         hp["keep_tensors"], hp["tensor_steps"] = keep, tensor_steps
         if isinstance(hp.get("lr"), torch.Tensor):
             hp["lr"] = to_scalar(hp["lr"])

@@ -11,6 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+import optlab._fused
+
+# fused=True 的编译内核只在 tests/test_fused*.py 里核对（每种选项组合要编译几秒）；
+# 其余测试核对 fused 的语义（报错、状态布局、数值），走同样的 foreach 回退路径
+optlab._fused.COMPILE = False
+
 
 @pytest.fixture(autouse=True)
 def _seed_everything():
