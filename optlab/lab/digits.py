@@ -27,6 +27,7 @@ __all__ = [
     "make_model",
     "sweep",
     "train",
+    "train_epoch",
 ]
 
 
@@ -94,21 +95,26 @@ class History:
 
 @dataclass(frozen=True)
 class Candidate:
-    """一个参赛的优化器：名字、固定选项和要扫描的学习率。"""
+    """一个参赛的优化器：名字、固定选项和要扫描的学习率。
+
+    Muon 只接受矩阵参数：权重交给 Muon，其余（偏置）交给 AdamW（这是 Muon 的常规用法），
+    AdamW 的学习率是 ``rest_lr``；``rest_lr=None`` 时与 Muon 用同一个（被扫描的）学习率。
+    """
 
     label: str
     optimizer: str
     options: dict[str, Any]
     lrs: tuple[float, ...]
+    rest_lr: float | None = 1e-3
 
     def build(self, model: nn.Module, lr: float, resolver=None) -> list:
         resolve = resolver or resolve_optimizer
         cls = resolve(self.optimizer)
         if self.optimizer == "Muon":
-            # Muon 只接受矩阵参数：权重交给 Muon，偏置交给 AdamW（这是 Muon 的常规用法）
             mats = [p for p in model.parameters() if p.ndim == 2]
             rest = [p for p in model.parameters() if p.ndim != 2]
-            return [cls(mats, lr=lr, **self.options), resolve("AdamW")(rest, lr=1e-3)]
+            rest_lr = lr if self.rest_lr is None else self.rest_lr
+            return [cls(mats, lr=lr, **self.options), resolve("AdamW")(rest, lr=rest_lr)]
         return [cls(model.parameters(), lr=lr, **self.options)]
 
 
@@ -136,28 +142,35 @@ def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
         return (model(x).argmax(1) == y).double().mean().item()
 
 
+def train_epoch(model: nn.Module, opts: list, data: DigitsData, batch_size: int,
+                gen: torch.Generator) -> tuple[float, int]:  # fmt: skip
+    """按 ``gen`` 打乱训练集，小批量走一轮（一个迭代周期）；返回 (平均训练损失, 步数)。"""
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(data.y_train)
+    order = torch.randperm(n, generator=gen)
+    total, steps = 0.0, 0
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        for opt in opts:
+            opt.zero_grad()
+        loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
+        loss.backward()
+        for opt in opts:
+            opt.step()
+        total += loss.item() * len(idx)
+        steps += 1
+    return total / n, steps
+
+
 def train(candidate: Candidate, data: DigitsData, lr: float, *, epochs: int = 12, batch_size: int = 128,
           seed: int = 0, resolver=None) -> History:  # fmt: skip
     """用小批量训练一个新模型；每个 epoch 的打乱顺序由 ``seed`` 决定，各优化器看到相同的批次。"""
     model = make_model(seed=seed, dtype=data.x_train.dtype)
     opts = candidate.build(model, lr, resolver)
-    loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
     hist = History(candidate.label, lr)
-    n = len(data.y_train)
     for epoch in range(1, epochs + 1):
-        order = torch.randperm(n, generator=gen)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            for opt in opts:
-                opt.zero_grad()
-            loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
-            loss.backward()
-            for opt in opts:
-                opt.step()
-            total += loss.item() * len(idx)
-        mean_loss = total / n
+        mean_loss, _ = train_epoch(model, opts, data, batch_size, gen)
         if not math.isfinite(mean_loss) or mean_loss > 1e3:
             hist.diverged_at = epoch
             break

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from .digits import Candidate, train_epoch
 from .landscapes import get_landscape
 from .trajectory import Trajectory, get_preset, resolve_optimizer, run_batch
 
@@ -162,26 +162,14 @@ def tune_presets(
 
 
 @dataclass(frozen=True)
-class RaceEntry:
-    """一个参赛的优化器：名字、固定选项、学习率网格。
+class RaceEntry(Candidate):
+    """一个参赛的优化器（见 :class:`optlab.lab.digits.Candidate`），比赛里 Muon 的偏置与权重同一个学习率。
 
     - Muon 只接受矩阵参数：权重交给 Muon，偏置交给 AdamW，两者用**同一个**（被扫描的）学习率；
     - ASGD 的 ``t0`` 是开始取平均的步数；评估时用平均后的参数 ``ax``（这才是 ASGD 的输出）。
     """
 
-    label: str
-    optimizer: str
-    options: dict[str, Any]
-    lrs: tuple[float, ...]
-
-    def build(self, model: nn.Module, lr: float, resolver=None) -> list:
-        resolve = resolver or resolve_optimizer
-        cls = resolve(self.optimizer)
-        if self.optimizer == "Muon":
-            mats = [p for p in model.parameters() if p.ndim == 2]
-            rest = [p for p in model.parameters() if p.ndim != 2]
-            return [cls(mats, lr=lr, **self.options), resolve("AdamW")(rest, lr=lr)]
-        return [cls(model.parameters(), lr=lr, **self.options)]
+    rest_lr: float | None = None
 
 
 def _grid(center: float) -> tuple[float, ...]:
@@ -262,24 +250,11 @@ def train_digits(entry: RaceEntry, data, lr: float, *, seed: int = 0, epochs: in
 
     model = make_model(seed=seed, dtype=data.x_train.dtype)
     opts = entry.build(model, lr, resolver)
-    loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
     run = DigitsRun(entry.label, lr, seed)
-    n = len(data.y_train)
     for _ in range(epochs):
-        order = torch.randperm(n, generator=gen)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            for opt in opts:
-                opt.zero_grad()
-            loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
-            loss.backward()
-            for opt in opts:
-                opt.step()
-            run.steps += 1
-            total += loss.item() * len(idx)
-        mean_loss = total / n
+        mean_loss, steps = train_epoch(model, opts, data, batch_size, gen)
+        run.steps += steps
         if not math.isfinite(mean_loss) or mean_loss > 1e3:
             run.diverged = True
             break
