@@ -105,6 +105,18 @@ class Adafactor(Optimizer):
     def use_foreach(self, group, params, grads):
         return bool(group["foreach"])  # None 也走 for-loop
 
+    def check_step_inputs(self, group, foreach):
+        super().check_step_inputs(group, foreach)
+        if "maximize" not in group:  # torch 的 Adafactor 在更新之前就读这个键，缺了报 KeyError
+            raise KeyError("maximize")
+
+    @staticmethod
+    def _check_steps(states):
+        """torch 在读任何超参数之前先取每个状态的步数：载入的是别的算法的状态时，同样报 KeyError。"""
+        for state in states:
+            if "step" not in state:
+                raise KeyError("step")
+
     @staticmethod
     def _eps1(group, params):
         """ε₁ 为 None 时取机器精度；与 torch 一样，整组都用本组第一个（有梯度的）参数的 dtype。"""
@@ -125,6 +137,7 @@ class Adafactor(Optimizer):
     def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         if any(torch.is_complex(p) for p in params):
             raise RuntimeError("Adafactor does not support complex parameters")
+        self._check_steps(states)
         eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
         for param, grad, state in zip(params, grads, states):
             state["step"] += 1
@@ -152,8 +165,9 @@ class Adafactor(Optimizer):
     ) -> None:
         if any(torch.is_complex(p) for p in params):
             raise RuntimeError("Adafactor does not support complex parameters")
-        eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
+        self._check_steps(states)
         steps = [s["step"] for s in states]
+        eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
         torch._foreach_add_(steps, 1.0)
         one_minus_beta2s, alphas = zip(
             *(self._schedule(group, s.item(), p) for s, p in zip(steps, params))

@@ -596,7 +596,6 @@ ALGORITHMS = ["SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "ASGD", "
               "RMSprop", "Rprop", "Adafactor", "LBFGS", "Muon"]  # fmt: skip
 # 这两处差别在算法文件里（Adafactor 读 maximize 时给了默认值；Muon 的状态交给 Adafactor 时
 # 先碰到的不是缺 step 的 KeyError），不属于基类与调度器，留给算法文件修正
-_KNOWN = {("Muon", "Adafactor", None), ("Adafactor", "Adafactor", "maximize")}
 
 
 def _cross_load(saved, loaded, drop):
@@ -641,12 +640,7 @@ def _cross_cases():
             else getattr(TORCH.optim, name)([p], lr=0.01)
         )
         cases += [(name, name, k) for k in opt.defaults]
-    return [
-        pytest.param(*c, marks=pytest.mark.xfail(reason="算法文件里的差别", strict=False))
-        if c in _KNOWN
-        else c
-        for c in cases
-    ]
+    return cases
 
 
 @pytest.mark.parametrize(("saved", "loaded", "drop"), _cross_cases())
