@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -111,7 +113,8 @@ class Browser:
     """一个无头 Chromium 进程；``new_page()`` 开新标签页。"""
 
     def __init__(self, binary: str):
-        self.profile = tempfile.TemporaryDirectory()
+        # Chromium 的子进程（渲染、崩溃报告）可能在主进程退出后还写一会儿配置目录：清理时不因此报错
+        self.profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
             [
                 binary,
@@ -134,6 +137,7 @@ class Browser:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # 自成进程组：关闭时连同子进程一起结束
         )
         port_file = Path(self.profile.name) / "DevToolsActivePort"
         deadline = time.monotonic() + 60
@@ -151,10 +155,14 @@ class Browser:
         return Page(target["webSocketDebuggerUrl"])
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)  # 整个进程组：主进程和它的子进程
+            except ProcessLookupError:
+                break
             try:
                 self.proc.wait(timeout=10)
+                break
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                continue
         self.profile.cleanup()
