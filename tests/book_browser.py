@@ -17,7 +17,24 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"]
+
+
+# 所有浏览器测试共用的启动参数：无头、不联网（除本机服务器外的请求都发往不存在的代理）
+HEADLESS_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1",
+]
 
 
 def find_chromium() -> str | None:
@@ -26,6 +43,14 @@ def find_chromium() -> str | None:
         if found:
             return found
     return None
+
+
+def require_chromium() -> str:
+    """Chromium 的路径；没有就跳过（make test 会在 Debian 上自动安装）。"""
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("没有 chromium 可执行文件：Debian 上 apt-get install chromium（make test 会自动安装）")
+    return binary
 
 
 class BrowserError(RuntimeError):
@@ -118,19 +143,10 @@ class Browser:
         self.proc = subprocess.Popen(
             [
                 binary,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-extensions",
+                *HEADLESS_FLAGS,
                 "--hide-scrollbars",
                 "--font-render-hinting=none",
                 f"--user-data-dir={self.profile.name}",
-                "--proxy-server=127.0.0.1:9",
-                "--proxy-bypass-list=127.0.0.1",
                 "--remote-debugging-port=0",
                 "--remote-allow-origins=*",
                 "about:blank",
@@ -166,3 +182,20 @@ class Browser:
             except subprocess.TimeoutExpired:
                 continue
         self.profile.cleanup()
+
+
+def visit_pages(base: str, names, probe) -> dict:
+    """用同一个 Chromium 逐页打开 ``base/name``，对每页调用 ``probe(page)``，返回 {页名: 结果}。"""
+    browser = Browser(require_chromium())
+    results = {}
+    try:
+        for name in names:
+            page = browser.new_page()
+            try:
+                page.goto(f"{base}/{name}")
+                results[name] = probe(page)
+            finally:
+                page.close()
+    finally:
+        browser.close()
+    return results

@@ -5,7 +5,6 @@ import http.server
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -15,26 +14,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from book_browser import HEADLESS_FLAGS, require_chromium
 from fontTools.ttLib import TTFont
 
 ROOT = Path(__file__).resolve().parent.parent
 # OPTLAB_BOOK_HTML 可以指向另一份构建（例如旧版本的 _build/html），用同一组测试检查它
 HTML_DIR = Path(os.environ.get("OPTLAB_BOOK_HTML") or ROOT / "_build" / "html")
-CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"]
 PROBE_PATH = "/__optlab_font_probe.html"
 
 needs_book = pytest.mark.skipif(
     not (HTML_DIR / "index.html").exists(),
     reason="教材尚未构建（_build/html 不存在）：先运行 make book；make test 会自动构建",
 )
-
-
-def find_chromium() -> str | None:
-    for name in CHROMIUM_CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 def toc_pages() -> list[str]:
@@ -175,27 +166,15 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("没有 chromium 可执行文件：Debian 上 apt-get install chromium（make test 会自动安装）")
+    binary = require_chromium()
 
     def dump_dom(url: str) -> str:
         with tempfile.TemporaryDirectory() as profile:
             result = subprocess.run(
                 [
                     binary,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--no-first-run",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-extensions",
+                    *HEADLESS_FLAGS,  # 除本机服务器外的请求都发往不存在的代理：页面若依赖网络就会出错
                     f"--user-data-dir={profile}",
-                    # 除本机服务器外的一切请求都发往不存在的代理：页面若依赖网络就会出错
-                    "--proxy-server=127.0.0.1:9",
-                    "--proxy-bypass-list=127.0.0.1",
                     "--virtual-time-budget=10000",
                     "--dump-dom",
                     url,

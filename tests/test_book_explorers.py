@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 import pytest
-from book_browser import Browser, find_chromium
+from book_browser import visit_pages
 from test_book import HTML_DIR, ROOT, needs_book, server  # noqa: F401  (server 是夹具)
 from test_book_pages import built_pages
 
@@ -202,27 +202,16 @@ EMPTY_OUTPUTS = """
 
 @pytest.fixture(scope="module")
 def web_explorers(server):  # noqa: F811  (夹具参数与导入同名)
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("没有 chromium 可执行文件：Debian 上 apt-get install chromium（make test 会自动安装）")
     base, _ = server
-    browser = Browser(binary)
-    results = {}
-    try:
-        for name in built_pages():
-            page = browser.new_page()
-            try:
-                page.goto(f"{base}/{name}")
-                entry = {"explorers": page.eval(WAIT_READY), "outputs": page.eval(EMPTY_OUTPUTS)}
-                if entry["explorers"]:
-                    entry["controls"] = page.eval(EXERCISE, timeout=300)
-                entry["requests"] = page.requested_urls()
-                results[name] = entry
-            finally:
-                page.close()
-    finally:
-        browser.close()
-    return base, results
+
+    def probe(page):
+        entry = {"explorers": page.eval(WAIT_READY), "outputs": page.eval(EMPTY_OUTPUTS)}
+        if entry["explorers"]:
+            entry["controls"] = page.eval(EXERCISE, timeout=300)
+        entry["requests"] = page.requested_urls()
+        return entry
+
+    return base, visit_pages(base, built_pages(), probe)
 
 
 @needs_book

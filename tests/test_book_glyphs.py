@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from book_browser import Browser, find_chromium
+from book_browser import visit_pages
 from fontTools.ttLib import TTFont
 from test_book import HTML_DIR, font_face, needs_book, server  # noqa: F401  (server 是夹具)
 from test_book_pages import built_pages
@@ -154,26 +154,15 @@ def chrome_changes(page) -> tuple[int, list[str]]:
 @pytest.fixture(scope="module")
 def drawn(server):  # noqa: F811  (夹具参数与导入同名)
     """逐页打开（同一个 Chromium），收集文字节点的测量结果与页面框架的前后截图比较。"""
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("没有 chromium 可执行文件：Debian 上 apt-get install chromium（make test 会自动安装）")
     base, _ = server
-    browser = Browser(binary)
-    results = {}
-    try:
-        for name in built_pages():
-            page = browser.new_page()
-            try:
-                page.goto(f"{base}/{name}")
-                page.eval(SETTLE)
-                probe = page.eval(GLYPH_PROBE)
-                probe["chrome"] = chrome_changes(page)
-                results[name] = probe
-            finally:
-                page.close()
-    finally:
-        browser.close()
-    return results
+
+    def probe(page):
+        page.eval(SETTLE)
+        result = page.eval(GLYPH_PROBE)
+        result["chrome"] = chrome_changes(page)
+        return result
+
+    return visit_pages(base, built_pages(), probe)
 
 
 def _skip_if_system_has_cjk(drawn) -> None:

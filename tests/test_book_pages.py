@@ -10,7 +10,8 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from test_book import HTML_DIR, find_chromium, needs_book, parse, server  # noqa: F401  (server 是夹具)
+from book_browser import HEADLESS_FLAGS, require_chromium
+from test_book import HTML_DIR, needs_book, parse, server  # noqa: F401  (server 是夹具)
 
 # 控制台里出现这些字样就算页面出错（脚本异常、资源加载失败）
 CONSOLE_ERRORS = ("Uncaught", "Failed to load resource")
@@ -40,17 +41,8 @@ def open_page(binary: str, url: str) -> tuple[str, str]:
         result = subprocess.run(
             [
                 binary,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-extensions",
+                *HEADLESS_FLAGS,
                 f"--user-data-dir={profile}",
-                "--proxy-server=127.0.0.1:9",
-                "--proxy-bypass-list=127.0.0.1",
                 "--enable-logging=stderr",
                 "--v=0",
                 "--virtual-time-budget=10000",
@@ -68,9 +60,7 @@ def open_page(binary: str, url: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def pages(server):  # noqa: F811  (夹具参数与导入同名)
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("没有 chromium 可执行文件：Debian 上 apt-get install chromium（make test 会自动安装）")
+    binary = require_chromium()
     base, _ = server
     names = built_pages()
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -8,7 +8,7 @@ import json
 import sys
 
 import pytest
-from book_browser import Browser, find_chromium
+from book_browser import Browser, require_chromium
 from test_book import ROOT, needs_book, server  # noqa: F401  (server 是夹具)
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
@@ -43,9 +43,7 @@ def queries() -> list[str]:
 
 @pytest.fixture(scope="module")
 def search_results(server):  # noqa: F811  (夹具参数与导入同名)
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("没有 chromium 可执行文件：Debian 上 apt-get install chromium（make test 会自动安装）")
+    binary = require_chromium()
     base, _ = server
     wanted = queries()
     browser = Browser(binary)
