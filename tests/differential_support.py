@@ -120,3 +120,23 @@ def assert_same(
             f"{label}: messages differ ({ratio:.2f})\n torch:  {theirs.message}\n optlab: {ours.message}"
         )
     return theirs
+
+
+def call_order_warnings(optimizer_cls, scheduler_cls, *, wrong_order: bool, replace_step: bool) -> list:
+    """SGD + StepLR 走一步，记下调度器的调用顺序警告：[(类别, 信息), …]。
+
+    ``wrong_order``：先 ``scheduler.step()`` 再 ``optimizer.step()``；
+    ``replace_step``：构造调度器之后又替换了 ``optimizer.step``（torch 对这两种情形各有一条警告）。
+    """
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = optimizer_cls([p], lr=0.1)
+    sched = scheduler_cls(opt, 1)
+    if replace_step:
+        opt.step = lambda closure=None: None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        p.grad = torch.ones(2)
+        first, second = (sched, opt) if wrong_order else (opt, sched)
+        first.step()
+        second.step()
+    return [(w.category.__name__, str(w.message)) for w in caught]

@@ -11,7 +11,7 @@ import pickle
 
 import pytest
 import torch
-from differential_support import OPTLAB, TORCH, assert_same, run
+from differential_support import OPTLAB, TORCH, assert_same, call_order_warnings, run
 
 # ---------------------------------------------------------------- 小工具
 
@@ -462,31 +462,13 @@ def test_lbfgs_strong_wolfe_huge_gradients(scale, kind):
     assert_same(scenario)
 
 
-def _order_messages(L, wrong_order, replace_step):
-    import warnings
-
-    ps = _params()
-    opt = L.optim.SGD(ps, lr=0.1)
-    sched = L.lr_scheduler.StepLR(opt, 1)
-    if replace_step:
-        opt.step = lambda closure=None: None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _grads(ps)
-        if wrong_order:
-            sched.step()
-            opt.step()
-        else:
-            opt.step()
-            sched.step()
-    return [(w.category.__name__, str(w.message)) for w in caught]
-
-
 @pytest.mark.parametrize("wrong_order", [False, True])
 @pytest.mark.parametrize("replace_step", [False, True])
 def test_scheduler_call_order_warnings(wrong_order, replace_step):
     def scenario(L):
-        return _order_messages(L, wrong_order, replace_step)
+        return call_order_warnings(
+            L.optim.SGD, L.lr_scheduler.StepLR, wrong_order=wrong_order, replace_step=replace_step
+        )
 
     assert_same(scenario)
 

@@ -17,6 +17,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import pytest
 import torch
+from differential_support import call_order_warnings
 from torch.optim import lr_scheduler as torch_sched
 from torch.optim import swa_utils as torch_swa
 
@@ -99,29 +100,15 @@ def test_torch_schedulers_drive_optlab(kind):
     _close(ours[1], theirs[1])
 
 
-def _order_warnings(lib_name, wrong_order: bool, replace_step: bool):
-    p = torch.nn.Parameter(torch.ones(2))
-    opt = LIBS[lib_name].SGD([p], lr=0.1)
-    sched = torch_sched.StepLR(opt, 1)
-    if replace_step:  # 构造调度器之后又替换了 optimizer.step
-        opt.step = lambda closure=None: None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        p.grad = torch.ones(2)
-        if wrong_order:
-            sched.step()
-            opt.step()
-        else:
-            opt.step()
-            sched.step()
-    return [str(w.message)[:40] for w in caught]
-
-
 @pytest.mark.parametrize("wrong_order", [False, True])
 @pytest.mark.parametrize("replace_step", [False, True])
 def test_torch_scheduler_call_order_warning_same_as_torch(wrong_order, replace_step):
-    ours = _order_warnings("optlab", wrong_order, replace_step)
-    theirs = _order_warnings("torch", wrong_order, replace_step)
+    ours, theirs = (
+        call_order_warnings(
+            LIBS[lib].SGD, torch_sched.StepLR, wrong_order=wrong_order, replace_step=replace_step
+        )
+        for lib in ("optlab", "torch")
+    )
     assert ours == theirs
     assert bool(ours) == (wrong_order or replace_step)
 
