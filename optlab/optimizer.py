@@ -291,15 +291,11 @@ class Optimizer(torch.optim.Optimizer):
         """把“若干条等长张量列表”按第一条列表里张量的 (设备, dtype) 分组，并记下原位置。"""
         if torch.compiler.is_compiling():
             return {(None, None): (tensorlistlist, list(range(len(tensorlistlist[0]))))}
+        positions = list(range(len(tensorlistlist[0])))
         groups: dict[tuple[Any, Any], tuple[list[list[Any]], list[int]]] = {}
-        for i, t in enumerate(tensorlistlist[0]):
-            key = (t.device, t.dtype)
-            if key not in groups:
-                groups[key] = ([[] for _ in tensorlistlist], [])
-            lists, indices = groups[key]
-            for out, column in zip(lists, tensorlistlist):
-                out.append(column[i])
-            indices.append(i)
+        for *columns, indices in bucket_by_device_and_dtype(*tensorlistlist, positions):
+            first = columns[0][0]
+            groups[(first.device, first.dtype)] = ([list(c) for c in columns], indices)
         return groups
 
     @staticmethod

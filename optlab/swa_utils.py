@@ -19,6 +19,7 @@ from torch.nn import Module
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .lr_scheduler import LRScheduler
+from .optimizer import bucket_by_device_and_dtype
 
 __all__ = [
     "SWALR",
@@ -118,18 +119,6 @@ def _running_mean_(averaged: list[Tensor], current: list[Tensor], num_averaged: 
         avg.copy_(swa_update(avg, cur, num_averaged))
 
 
-def _group_by_device_and_dtype(
-    averaged: list[Tensor], current: list[Tensor]
-) -> dict[tuple[torch.device, torch.dtype], tuple[list[Tensor], list[Tensor]]]:
-    # foreach 算子要求同一次调用内的张量同设备、同 dtype
-    groups: dict[tuple[torch.device, torch.dtype], tuple[list[Tensor], list[Tensor]]] = {}
-    for avg, cur in zip(averaged, current):
-        avgs, curs = groups.setdefault((avg.device, avg.dtype), ([], []))
-        avgs.append(avg)
-        curs.append(cur)
-    return groups
-
-
 class AveragedModel(Module):
     r"""对模型参数做 SWA 或 EMA 平均的模型包装。
 
@@ -198,8 +187,9 @@ class AveragedModel(Module):
                 avg.copy_(self.avg_fn(avg, cur, self.n_averaged.to(avg.device)))
         else:
             average_ = self.multi_avg_fn or _running_mean_
-            for (device, _), (avgs, curs) in _group_by_device_and_dtype(averaged, current).items():
-                average_(avgs, curs, self.n_averaged.to(device))
+            # foreach 算子要求同一次调用内的张量同设备、同 dtype
+            for avgs, curs in bucket_by_device_and_dtype(averaged, current):
+                average_(avgs, curs, self.n_averaged.to(avgs[0].device))
 
         if not self.use_buffers:
             # 缓冲区不平均时保持与训练中的模型同步（如批归一化统计量）
