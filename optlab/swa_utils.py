@@ -8,7 +8,6 @@ r"""随机权重平均（SWA）与指数移动平均（EMA）工具，对应 ``t
 
 import itertools
 import math
-import warnings
 from collections.abc import Callable, Iterable
 from copy import deepcopy
 from typing import Any, Literal
@@ -19,6 +18,7 @@ from torch.nn import Module
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .lr_scheduler import LRScheduler
+from .lr_scheduler._base import format_param
 from .optimizer import bucket_by_device_and_dtype
 
 __all__ = [
@@ -234,21 +234,6 @@ def update_bn(
     model.train(was_training)
 
 
-def _format_swa_lrs(optimizer, swa_lr) -> list:
-    num_groups = len(optimizer.param_groups)
-    if isinstance(swa_lr, (list, tuple)):
-        if len(swa_lr) != num_groups:
-            raise ValueError(
-                f"swa_lr must have the same length as optimizer.param_groups. "
-                f"swa_lr has {len(swa_lr)} values, param_groups has {num_groups}."
-            )
-        values = list(swa_lr)
-    else:
-        values = [swa_lr] * num_groups
-    # 张量学习率复制一份，避免与调用方共享存储
-    return [v.detach().clone() if isinstance(v, Tensor) else v for v in values]
-
-
 class SWALR(LRScheduler):
     r"""把每个参数组的学习率在 ``anneal_epochs`` 步内退火到 ``swa_lr``，之后保持不变。
 
@@ -275,7 +260,8 @@ class SWALR(LRScheduler):
         anneal_strategy: Literal["cos", "linear"] = "cos",
         last_epoch=-1,
     ) -> None:
-        for group, lr in zip(optimizer.param_groups, _format_swa_lrs(optimizer, swa_lr)):
+        swa_lrs = format_param("swa_lr", optimizer, swa_lr)
+        for group, lr in zip(optimizer.param_groups, swa_lrs, strict=True):
             group["swa_lr"] = lr
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(
@@ -314,13 +300,7 @@ class SWALR(LRScheduler):
 
     def get_lr(self):
         """按退火公式计算本步各参数组的学习率。"""
-        if not getattr(self, "_get_lr_called_within_step", False):
-            warnings.warn(
-                "To get the last learning rate computed by the scheduler, "
-                "please use `get_last_lr()`.",
-                UserWarning,
-                stacklevel=2,
-            )
+        self._warn_if_called_outside_step()
         step = self._step_count - 1
         if self.anneal_epochs == 0:
             # 不退火：第一步就直接到 swa_lr

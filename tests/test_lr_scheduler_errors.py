@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 import torch.optim.lr_scheduler as torch_sched
-from lr_scheduler_cases import REFERENCE, StandInOptimizer, torch_adam, torch_sgd
+from lr_scheduler_cases import CASES, REFERENCE, StandInOptimizer, torch_adam, torch_sgd
 
 import optlab.lr_scheduler as ours_sched
 
@@ -231,3 +231,20 @@ def test_call_order_warning_with_optlab_optimizers(name):
     assert [c for c, _ in wrong_msgs] == [UserWarning]
     assert "before `optimizer.step()`" in wrong_msgs[0][1]
     assert _warning_messages(ours_sched, right) == []
+
+
+# 组合调度器没有自己的 get_lr（与 torch 相同），不在此列
+OWN_GET_LR = sorted(c for c in CASES if not c.startswith(("SequentialLR", "ChainedScheduler")))
+
+
+@pytest.mark.parametrize("case", OWN_GET_LR)
+def test_get_lr_outside_step_warns_at_the_callers_line(case):
+    """每个调度器在 step 外调用 get_lr 都提醒一次，且警告指向调用 get_lr 的那一行（本文件）。"""
+    scheduler = CASES[case](ours_sched, torch_sgd())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scheduler.get_lr()
+    assert [str(w.message) for w in caught] == [
+        "To get the last learning rate computed by the scheduler, please use `get_last_lr()`."
+    ]
+    assert caught[0].filename == __file__

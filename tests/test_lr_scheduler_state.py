@@ -183,3 +183,25 @@ def test_resume_without_initial_lr_raises_like_torch(case):
     assert errors[0] is errors[1]
     if case not in ("OneCycleLR", "CyclicLR"):
         assert errors[1] is KeyError
+
+
+@pytest.mark.parametrize("case", RESUME_CASES)
+def test_load_state_dict_leaves_the_given_dict_as_it_was(case):
+    """载入不改动调用者的字典（内容与键的顺序）；载入后再保存得到同样的内容，键的顺序与 torch 相同。
+
+    torch 2.13 的 CyclicLR.load_state_dict 会从调用者的字典里删掉 ``_scale_fn_custom``
+    （其余调度器都按 pytorch/pytorch#32756 放回了），optlab 一律放回。
+    """
+    keys = {}
+    for name, module in (("torch", torch_sched), ("ours", ours_sched)):
+        source = CASES[case](module, REFERENCE["momentum"]())
+        drive(source.optimizer, source, 5)
+        state = source.state_dict()
+        before = copy.deepcopy(state)
+        target = CASES[case](module, REFERENCE["momentum"]())
+        target.load_state_dict(state)
+        if name == "ours":
+            assert state == before and list(state) == list(before)
+        assert target.state_dict() == before, name
+        keys[name] = list(target.state_dict())
+    assert keys["ours"] == keys["torch"]

@@ -91,6 +91,37 @@ def format_param(name: str, optimizer: Any, param: Any) -> list:
     return [clone_if_tensor(v) for v in values]
 
 
+def own_state(scheduler: Any, *skip: str) -> dict[str, Any]:
+    """调度器的全部属性，不含优化器和 ``skip`` 列出的键：各 ``state_dict`` 的共同部分。"""
+    return {
+        key: value
+        for key, value in scheduler.__dict__.items()
+        if key != "optimizer" and key not in skip
+    }
+
+
+def load_own_state(scheduler: Any, state_dict: dict[str, Any], key: str) -> Any:
+    """载入 ``key`` 以外的属性，返回 ``state_dict[key]`` 由调用者自行还原。
+
+    与 torch 一样先取出再放回：调用者的字典内容不变，``key`` 不会进入调度器的属性。
+    """
+    saved = state_dict.pop(key)
+    scheduler.__dict__.update(state_dict)
+    state_dict[key] = saved
+    return saved
+
+
+def callable_state(fn: Any) -> dict[str, Any] | None:
+    """普通函数（含 lambda）无法保存，记为 None；可调用对象保存其 ``__dict__`` 的副本。"""
+    return None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+
+
+def restore_callable(fn: Any, saved: dict[str, Any] | None) -> None:
+    """把 :func:`callable_state` 保存的属性写回可调用对象（None 表示没有可还原的）。"""
+    if saved is not None:
+        fn.__dict__.update(saved)
+
+
 def set_momentum(group: dict, momentum: Any, use_beta1: bool) -> None:
     """循环动量：Adam 一类改 ``betas[0]``，SGD 一类改 ``momentum``。"""
     if use_beta1:
@@ -203,7 +234,7 @@ class LRScheduler(torch.optim.lr_scheduler.LRScheduler):
 
     def state_dict(self) -> dict[str, Any]:
         """除优化器以外的全部属性。"""
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+        return own_state(self)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """恢复 :meth:`state_dict` 保存的属性。"""
@@ -220,9 +251,18 @@ class LRScheduler(torch.optim.lr_scheduler.LRScheduler):
         """按调度规则算出下一步的各参数组学习率；子类实现。"""
         raise NotImplementedError
 
-    def _warn_if_called_outside_step(self) -> None:
+    def _warn_if_called_outside_step(self, stacklevel: int = 3) -> None:
+        # 默认的 stacklevel 指向调用 get_lr 的那一行（本函数由 get_lr 直接调用时）
         if not self._get_lr_called_within_step:
-            warnings.warn(_GET_LR_WARNING, UserWarning, stacklevel=3)
+            warnings.warn(_GET_LR_WARNING, UserWarning, stacklevel=stacklevel)
+
+    def _current_lrs(self) -> list:
+        """链式公式的起点：各参数组当前的学习率（张量则复制）。
+
+        在 ``step()`` 之外调用 ``get_lr()`` 时与 torch 一样提醒改用 ``get_last_lr()``。
+        """
+        self._warn_if_called_outside_step(stacklevel=4)
+        return group_values(self.optimizer, "lr")
 
     def _check_call_order(self) -> None:
         # 只在用户第一次 step 时检查：此前 optimizer.step 应当已被调用过
@@ -256,6 +296,10 @@ class LRScheduler(torch.optim.lr_scheduler.LRScheduler):
                 self.last_epoch = epoch
                 closed_form = getattr(self, "_get_closed_form_lr", None)
                 values = closed_form() if closed_form is not None else self.get_lr()
+        self._apply_lrs(values)
+
+    def _apply_lrs(self, values: list) -> None:
+        """把算出的学习率写回各参数组，并记下供 :meth:`get_last_lr` 返回的副本。"""
         # strict：参数组比调度器算出的学习率多（构造后又 add_param_group）时与 torch 一样报错
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             set_group_value(group, "lr", lr)

@@ -6,7 +6,14 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from ._base import LRScheduler, check_optimizer, group_values, set_group_value
+from ._base import (
+    LRScheduler,
+    check_optimizer,
+    group_values,
+    load_own_state,
+    own_state,
+    set_group_value,
+)
 from ._plateau import ReduceLROnPlateau
 
 __all__ = ["ChainedScheduler", "SequentialLR"]
@@ -35,18 +42,12 @@ class _NestedStateMixin:
     """保存时把子调度器的 state_dict 一并存下，加载时逐个还原。"""
 
     def state_dict(self) -> dict[str, Any]:
-        state = {
-            key: value
-            for key, value in self.__dict__.items()
-            if key not in ("optimizer", "_schedulers")
-        }
+        state = own_state(self, "_schedulers")
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        nested = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        state_dict["_schedulers"] = nested
+        nested = load_own_state(self, state_dict, "_schedulers")
         for scheduler, saved in zip(self._schedulers, nested):
             scheduler.load_state_dict(saved)
 

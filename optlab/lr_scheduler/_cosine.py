@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._base import LRScheduler, get_lr_within_step, group_values, set_group_value
+from ._base import LRScheduler, get_lr_within_step
 
 __all__ = ["CosineAnnealingLR", "CosineAnnealingWarmRestarts"]
 
@@ -31,8 +31,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
-        self._warn_if_called_outside_step()
-        lrs = group_values(self.optimizer, "lr")
+        lrs = self._current_lrs()
         if self._is_initial:
             return lrs
         t, period, eta_min = self.last_epoch, self.T_max, self.eta_min
@@ -108,10 +107,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.last_epoch = math.floor(epoch)
         with get_lr_within_step(self):
             values = self.get_lr()
-        # strict：构造后又 add_param_group 时与 torch 一样报错
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            set_group_value(group, "lr", lr)
-        self._last_lr = group_values(self.optimizer, "lr")
+        self._apply_lrs(values)
 
     def _locate_cycle(self, epoch: float) -> None:
         r"""由总步数求所在周期：前 n 个周期共 :math:`T_0 (m^n - 1)/(m - 1)` 步。"""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
-import types
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
 from ._base import (
     LRScheduler,
+    callable_state,
     check_momentum_support,
     format_param,
+    load_own_state,
+    own_state,
+    restore_callable,
     set_group_value,
     set_momentum,
 )
@@ -144,18 +147,12 @@ class CyclicLR(LRScheduler):
 
     def state_dict(self) -> dict[str, Any]:
         """内置缩放函数不保存；自定义的只有可调用对象才保存其 ``__dict__``。"""
-        state = super().state_dict()
-        state.pop("_scale_fn_ref", None)
-        fn = state.pop("_scale_fn_custom")
-        state["_scale_fn_custom"] = None
-        if fn is not None and not isinstance(fn, types.FunctionType):
-            state["_scale_fn_custom"] = fn.__dict__.copy()
+        state = own_state(self, "_scale_fn_ref", "_scale_fn_custom")
+        fn = self._scale_fn_custom
+        state["_scale_fn_custom"] = None if fn is None else callable_state(fn)
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        fn_state = state_dict.pop("_scale_fn_custom")
-        super().load_state_dict(state_dict)
-        state_dict["_scale_fn_custom"] = fn_state
-        if fn_state is not None:
-            self._scale_fn_custom.__dict__.update(fn_state)
+        fn_state = load_own_state(self, state_dict, "_scale_fn_custom")
+        restore_callable(self._scale_fn_custom, fn_state)
         self._init_scale_fn()

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from ._base import LRScheduler, group_values
+from ._base import LRScheduler
 
 __all__ = ["ExponentialLR", "MultiStepLR", "PolynomialLR", "StepLR"]
 
@@ -26,11 +26,10 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
-        self._warn_if_called_outside_step()
-        lrs = group_values(self.optimizer, "lr")
-        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return lrs
-        return [lr * self.gamma for lr in lrs]
+        lrs = self._current_lrs()
+        if self.last_epoch != 0 and self.last_epoch % self.step_size == 0:
+            return [lr * self.gamma for lr in lrs]
+        return lrs
 
     def _get_closed_form_lr(self) -> list:
         return [
@@ -56,8 +55,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
-        self._warn_if_called_outside_step()
-        lrs = group_values(self.optimizer, "lr")
+        lrs = self._current_lrs()
         if self.last_epoch not in self.milestones:
             return lrs
         factor = self.gamma ** self.milestones[self.last_epoch]
@@ -80,8 +78,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
-        self._warn_if_called_outside_step()
-        lrs = group_values(self.optimizer, "lr")
+        lrs = self._current_lrs()
         if self._is_initial:
             return lrs
         return [lr * self.gamma for lr in lrs]
@@ -110,8 +107,7 @@ class PolynomialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
-        self._warn_if_called_outside_step()
-        lrs = group_values(self.optimizer, "lr")
+        lrs = self._current_lrs()
         if self._is_initial or self.last_epoch == 0 or self.last_epoch > self.total_iters:
             return lrs
         t, total = self.last_epoch, self.total_iters

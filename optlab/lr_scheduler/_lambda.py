@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable
 from typing import Any
 
-from ._base import LRScheduler, group_values
+from ._base import LRScheduler, callable_state, load_own_state, own_state, restore_callable
 
 __all__ = ["LambdaLR", "MultiplicativeLR"]
 
@@ -28,38 +27,11 @@ def _check_callable(lr_lambdas: list) -> None:
             raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
 
 
-class _LambdaStateMixin:
-    """普通函数（含 lambda）无法保存，只保存可调用对象的 ``__dict__``。"""
+class _LambdaScheduler(LRScheduler):
+    """两者共用的构造与保存：每个参数组一个函数；普通函数无法保存，只保存可调用对象的属性。"""
 
-    def state_dict(self) -> dict[str, Any]:
-        state = {
-            key: value
-            for key, value in self.__dict__.items()
-            if key not in ("optimizer", "lr_lambdas")
-        }
-        state["lr_lambdas"] = [
-            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-            for fn in self.lr_lambdas
-        ]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        lr_lambdas = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        # 放回去，不改动调用者的字典
-        state_dict["lr_lambdas"] = lr_lambdas
-        for fn, saved in zip(self.lr_lambdas, lr_lambdas):
-            if saved is not None:
-                fn.__dict__.update(saved)
-
-
-class LambdaLR(_LambdaStateMixin, LRScheduler):
-    r"""学习率 = 初始学习率 × 用户函数的值。
-
-    .. math:: \eta_t = \eta_0 \cdot \lambda(t)
-
-    ``lr_lambda`` 可以是一个函数，也可以是每个参数组一个函数的列表。
-    """
+    # MultiplicativeLR 与 torch 一样在构造时检查函数是否可调用，LambdaLR 不检查
+    _check_callables = False
 
     def __init__(
         self,
@@ -69,7 +41,28 @@ class LambdaLR(_LambdaStateMixin, LRScheduler):
     ) -> None:
         self.optimizer = optimizer
         self.lr_lambdas = _per_group_lambdas(optimizer, lr_lambda)
+        if self._check_callables:
+            _check_callable(self.lr_lambdas)
         super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = own_state(self, "lr_lambdas")
+        state["lr_lambdas"] = [callable_state(fn) for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved = load_own_state(self, state_dict, "lr_lambdas")
+        for fn, fn_state in zip(self.lr_lambdas, saved):
+            restore_callable(fn, fn_state)
+
+
+class LambdaLR(_LambdaScheduler):
+    r"""学习率 = 初始学习率 × 用户函数的值。
+
+    .. math:: \eta_t = \eta_0 \cdot \lambda(t)
+
+    ``lr_lambda`` 可以是一个函数，也可以是每个参数组一个函数的列表。
+    """
 
     def get_lr(self) -> list:
         self._warn_if_called_outside_step()
@@ -78,26 +71,16 @@ class LambdaLR(_LambdaStateMixin, LRScheduler):
         ]
 
 
-class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     r"""每一步把当前学习率乘上用户函数的值。
 
     .. math:: \eta_t = \eta_{t-1} \cdot \lambda(t)
     """
 
-    def __init__(
-        self,
-        optimizer: Any,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = _per_group_lambdas(optimizer, lr_lambda)
-        _check_callable(self.lr_lambdas)
-        super().__init__(optimizer, last_epoch)
+    _check_callables = True
 
     def get_lr(self) -> list:
-        self._warn_if_called_outside_step()
-        lrs = group_values(self.optimizer, "lr")
+        lrs = self._current_lrs()
         if self._is_initial:
             return lrs
         # strict：构造后新加的参数组没有对应的函数，与 torch 一样在这里报错

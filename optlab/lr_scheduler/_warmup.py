@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import LRScheduler, group_values
+from ._base import LRScheduler
 
 __all__ = ["ConstantLR", "LinearLR"]
 
@@ -29,13 +29,14 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
-        self._warn_if_called_outside_step()
-        lrs = group_values(self.optimizer, "lr")
+        lrs = self._current_lrs()
         if self.last_epoch == 0:
-            return [lr * self.factor for lr in lrs]
-        if self.last_epoch != self.total_iters:
+            factor = self.factor  # 第 0 步：乘上 f
+        elif self.last_epoch == self.total_iters:
+            factor = 1.0 / self.factor  # 第 T 步：除掉 f，恢复原值
+        else:
             return lrs
-        return [lr * (1.0 / self.factor) for lr in lrs]
+        return [lr * factor for lr in lrs]
 
     def _get_closed_form_lr(self) -> list:
         reached = self.last_epoch >= self.total_iters
@@ -72,8 +73,7 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
-        self._warn_if_called_outside_step()
-        lrs = group_values(self.optimizer, "lr")
+        lrs = self._current_lrs()
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in lrs]
         if self._is_initial or self.last_epoch > self.total_iters:
