@@ -173,6 +173,19 @@ def _step_not_implemented(self: Any, closure: Any = None) -> Any:
     raise NotImplementedError
 
 
+def _hook_registrar(when: str, doc: str) -> Callable[..., RemovableHandle]:
+    """方法 ``register_<when>_hook(hook, prepend=False)``：把钩子登记到 ``self._optimizer_<when>_hooks``。"""
+    table = f"_optimizer_{when}_hooks"
+
+    def register(self: Optimizer, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        return self._register(getattr(self, table), hook, prepend)
+
+    register.__name__ = f"register_{when}_hook"
+    register.__qualname__ = f"Optimizer.{register.__name__}"
+    register.__doc__ = doc
+    return register
+
+
 class Optimizer(torch.optim.Optimizer):
     """所有优化器的基类，公开行为与 ``torch.optim.Optimizer`` 相同。
 
@@ -731,29 +744,19 @@ class Optimizer(torch.optim.Optimizer):
         """``hook(optimizer, args, kwargs)``，在 step 之后调用。"""
         return self._register(self._optimizer_step_post_hooks, hook)
 
-    def register_state_dict_pre_hook(
-        self, hook: Callable, prepend: bool = False
-    ) -> RemovableHandle:
-        """``hook(optimizer)``，在打包 state_dict 之前调用。"""
-        return self._register(self._optimizer_state_dict_pre_hooks, hook, prepend)
-
-    def register_state_dict_post_hook(
-        self, hook: Callable, prepend: bool = False
-    ) -> RemovableHandle:
-        """``hook(optimizer, state_dict)``，可返回新的 state_dict。"""
-        return self._register(self._optimizer_state_dict_post_hooks, hook, prepend)
-
-    def register_load_state_dict_pre_hook(
-        self, hook: Callable, prepend: bool = False
-    ) -> RemovableHandle:
-        """``hook(optimizer, state_dict)``，可返回替换后的 state_dict。"""
-        return self._register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
-
-    def register_load_state_dict_post_hook(
-        self, hook: Callable, prepend: bool = False
-    ) -> RemovableHandle:
-        """``hook(optimizer)``，在 load_state_dict 之后调用。"""
-        return self._register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+    # state_dict / load_state_dict 前后的四种钩子：签名相同，只是登记到不同的表
+    register_state_dict_pre_hook = _hook_registrar(
+        "state_dict_pre", "``hook(optimizer)``，在打包 state_dict 之前调用。"
+    )
+    register_state_dict_post_hook = _hook_registrar(
+        "state_dict_post", "``hook(optimizer, state_dict)``，可返回新的 state_dict。"
+    )
+    register_load_state_dict_pre_hook = _hook_registrar(
+        "load_state_dict_pre", "``hook(optimizer, state_dict)``，可返回替换后的 state_dict。"
+    )
+    register_load_state_dict_post_hook = _hook_registrar(
+        "load_state_dict_post", "``hook(optimizer)``，在 load_state_dict 之后调用。"
+    )
 
 
 def _cast_tensor(param: torch.Tensor, value: torch.Tensor, group: dict[str, Any], key: Any) -> Any:
