@@ -133,57 +133,31 @@ def trajectory_frames(
     return fig, show, steps
 
 
-def trajectory_animation(
-    landscape,
-    trajectories,
-    *,
-    frames: int = 30,
-    interval: int = 120,
-    figsize=(4.8, 3.6),
-    dpi: int = 72,
-    title: str | None = None,
-    timing: str = "linear",
-    legend_fontsize: float = 7,
-    legend_loc: str = "best",
-):
+def trajectory_animation(landscape, trajectories, *, interval: int = 120, **frame_options):
     """轨迹逐帧生长的 ``FuncAnimation``（不受 pyplot 管理）；可存成 GIF，也可转成 JS HTML。
 
+    ``interval`` 是相邻两帧的毫秒数；其余关键字参数（``frames``、``figsize``、``dpi``、``title``、
+    ``timing``、``legend_fontsize``、``legend_loc``）原样交给 :func:`trajectory_frames`，
     ``timing`` 决定各帧对应的步数（见 :func:`frame_steps`）。
     """
     from matplotlib.animation import FuncAnimation
 
-    fig, show, _ = trajectory_frames(
-        landscape, trajectories, frames=frames, figsize=figsize, dpi=dpi, title=title,
-        timing=timing, legend_fontsize=legend_fontsize, legend_loc=legend_loc,
-    )  # fmt: skip
-    return FuncAnimation(fig, show, frames=frames, interval=interval, blit=False)
+    fig, show, steps = trajectory_frames(landscape, trajectories, **frame_options)
+    return FuncAnimation(fig, show, frames=len(steps), interval=interval, blit=False)
 
 
-def animate_trajectories(
-    landscape,
-    trajectories,
-    *,
-    frames: int = 30,
-    interval: int = 120,
-    figsize=(4.8, 3.6),
-    dpi: int = 72,
-    frame_format: str = "jpeg",
-    title: str | None = None,
-    timing: str = "linear",
-    legend_fontsize: float = 7,
-    legend_loc: str = "best",
-):
+def animate_trajectories(landscape, trajectories, *, frame_format: str = "jpeg", **options):
     """把若干轨迹画成动画，返回 ``IPython.display.HTML``（笔记本和静态网页书都能播放）。
 
+    ``frame_format`` 是嵌入的帧图像格式；其余关键字参数同 :func:`trajectory_animation`
+    （``interval``）与 :func:`trajectory_frames`（``frames``、``figsize``、``dpi``、``title``、
+    ``timing``、``legend_fontsize``、``legend_loc``）。
     默认 30 帧、72 dpi、JPEG 帧，约几百 KB，笔记本能保持在 3 MB 以内。
     ``timing="log"`` 或 ``"length"`` 让帧集中在运动多的早期（见 :func:`frame_steps`）。
     """
     from IPython.display import HTML
 
-    anim = trajectory_animation(
-        landscape, trajectories, frames=frames, interval=interval, figsize=figsize, dpi=dpi,
-        title=title, timing=timing, legend_fontsize=legend_fontsize, legend_loc=legend_loc,
-    )  # fmt: skip
+    anim = trajectory_animation(landscape, trajectories, **options)
     with matplotlib.rc_context({"animation.frame_format": frame_format}):
         html = anim.to_jshtml(default_mode="once")
     return HTML(stable_jshtml(offline_jshtml(html)))
