@@ -415,12 +415,34 @@ def test_swalr_state_dict_layout_and_round_trip():
 
 
 def test_swalr_get_lr_outside_step_warns():
-    opt = _twin_optimizers()(torch.optim)
-    sched = ours.SWALR(opt, 0.1)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sched.get_lr()
-    assert any(issubclass(w.category, UserWarning) for w in caught)
+    """与 torch 相同的一条提醒，且指向调用 get_lr 的那一行（本文件）。"""
+    caught = {}
+    for name, module in (("torch", torch_swa), ("ours", ours)):
+        sched = module.SWALR(_twin_optimizers()(torch.optim), 0.1)
+        with warnings.catch_warnings(record=True) as caught[name]:
+            warnings.simplefilter("always")
+            sched.get_lr()
+    assert [str(w.message) for w in caught["ours"]] == [str(w.message) for w in caught["torch"]]
+    assert [w.category for w in caught["ours"]] == [UserWarning]
+    assert caught["ours"][0].filename == caught["torch"][0].filename == __file__
+
+
+def test_swalr_tensor_swa_lr_is_copied_like_torch():
+    """张量 swa_lr 与 torch 一样复制一份（保留计算图，不与调用者共享存储），学习率序列相同。"""
+    seen = {}
+    for name, module in (("torch", torch_swa), ("ours", ours)):
+        opt = _twin_optimizers()(torch.optim)
+        swa_lr = torch.tensor(0.05, requires_grad=True)
+        sched = module.SWALR(opt, swa_lr, anneal_epochs=3)
+        stored = [g["swa_lr"] for g in opt.param_groups]
+        assert all(s is not swa_lr and s.data_ptr() != swa_lr.data_ptr() for s in stored)
+        lrs = []
+        for _ in range(5):
+            opt.step()
+            sched.step()
+            lrs.append([float(g["lr"].detach()) for g in opt.param_groups])
+        seen[name] = ([(s.requires_grad, type(s.grad_fn).__name__) for s in stored], lrs)
+    assert seen["ours"] == seen["torch"]
 
 
 BAD_SWALR_ARGS = {
