@@ -193,7 +193,7 @@ class LRScheduler(torch.optim.lr_scheduler.LRScheduler):
     （Lightning、transformers……）的 isinstance 检查接受 optlab 的调度器；
     torch 基类定义的每个方法这里都重新实现，从不调用 ``super()``，torch 的方法体不会运行。
 
-    子类实现 :meth:`get_lr`（链式形式：由当前 ``group["lr"]`` 推出下一步），
+    子类实现 :meth:`get_lr`（链式形式：由 :meth:`_current_lrs` 取到的当前学习率推出下一步），
     可选实现 ``_get_closed_form_lr``（闭式：直接由 ``base_lrs`` 与 ``last_epoch`` 算出）。
 
     构造时记录每个参数组的初始学习率 ``initial_lr``，``base_lrs`` 即它们；
