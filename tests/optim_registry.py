@@ -43,7 +43,7 @@ class OptimSpec:
     """一个优化器在测试里的全部描述。字段为空元组表示“不支持/不适用”。"""
 
     name: str
-    #: 逐步对照用的学习率（第 i 个参数组用 lr / (i + 1)）
+    #: 逐步对照用的学习率（网格对照里第 i 个参数组用 lr·(i+1)/2）
     lr: float
     #: 选项网格：每个组合都与 torch 逐步对照（不含实现开关，实现开关见 impls）
     grid: list[dict[str, Any]]
@@ -70,7 +70,9 @@ class OptimSpec:
     #: differentiable=True 时对照导数用的选项；空：不支持 differentiable
     differentiable_runs: tuple[dict[str, Any], ...] = ()
     differentiable_steps: int = 3  # 与 torch 比较导数时连走几步
-    gradcheck_steps: int = 3  # 有限差分检验我们连走几步的导数；0：不检验（torch 自己就截断了某条导数路径）
+    gradcheck_steps: int = (
+        3  # 有限差分检验我们连走几步的导数；0：不检验（torch 自己就截断了某条导数路径）
+    )
     differentiable_lr: bool = True  # 导数是否流到张量 lr（torch 的 ASGD 用 .item()，流不到）
     bad: tuple[Bad, ...] = ()
     #: 在 CUDA 上对照的选项（fp32 与 fp64）
@@ -124,7 +126,9 @@ COMMON_BAD = (
 )
 NO_FUSED = Bad({"fused": True}, TypeError)  # 没有 fused 参数
 #: differentiable 时 lr 只能是 Python 数（torch 的这条路径把 lr 当标量乘数）
-DIFFERENTIABLE_TENSOR_LR = Bad({"lr": T(0.1, requires_grad=True), "differentiable": True}, TypeError, on="step")
+DIFFERENTIABLE_TENSOR_LR = Bad(
+    {"lr": T(0.1, requires_grad=True), "differentiable": True}, TypeError, on="step"
+)
 FOREACH_DIFFERENTIABLE = Bad({"foreach": True, "differentiable": True}, AssertionError, on="step")
 
 
@@ -162,7 +166,12 @@ REGISTRY: list[OptimSpec] = [
             for o in ({}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True})
             for f in (False, True)
         ),
-        state_dict_runs=({"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "foreach": True}, {"momentum": 0.9, "fused": True}),
+        state_dict_runs=(
+            {},
+            {"momentum": 0.9},
+            {"momentum": 0.9, "nesterov": True, "foreach": True},
+            {"momentum": 0.9, "fused": True},
+        ),
         differentiable_runs=({"momentum": 0.9, "nesterov": True, "weight_decay": 0.1},),
         gradcheck_steps=0,  # torch 用 clone(grad).detach() 建动量缓冲：对第一步梯度的导数被截断
         bad=(
@@ -182,7 +191,12 @@ REGISTRY: list[OptimSpec] = [
     OptimSpec(
         name="Adam",
         lr=0.05,
-        grid=grid(amsgrad=[False, True], weight_decay=[0, 0.1], maximize=[False, True], decoupled_weight_decay=[False, True]),
+        grid=grid(
+            amsgrad=[False, True],
+            weight_decay=[0, 0.1],
+            maximize=[False, True],
+            decoupled_weight_decay=[False, True],
+        ),
         impls=("loop", "foreach", "fused"),
         extra_runs=(
             {"lr": T(0.05), "amsgrad": True},
@@ -190,7 +204,12 @@ REGISTRY: list[OptimSpec] = [
             {"lr": 0.05, "weight_decay": T(0.1)},
             {"lr": T(0.05), "capturable": True, "fused": True},
         ),
-        state_dict_runs=({"amsgrad": True}, {"weight_decay": 0.1, "decoupled_weight_decay": True, "foreach": True}, {"fused": True}),
+        state_dict_runs=(
+            {},
+            {"weight_decay": 0.1, "amsgrad": True, "foreach": True},
+            {"weight_decay": 0.1, "decoupled_weight_decay": True},
+            {"fused": True, "amsgrad": True},
+        ),
         capturable_runs=({"weight_decay": 0.1, "amsgrad": True}, {"lr": T(0.05), "maximize": True}),
         differentiable_runs=({"weight_decay": 0.1},),
         bad=(
@@ -221,7 +240,7 @@ REGISTRY: list[OptimSpec] = [
             {"lr": 0.05, "weight_decay": T(0.1), "foreach": True},
             {"lr": T(0.05), "betas": (T(0.8), T(0.9)), "fused": True},
         ),
-        state_dict_runs=({"amsgrad": True}, {"foreach": True}),
+        state_dict_runs=({}, {"weight_decay": 0.1, "amsgrad": True, "foreach": True}),
         capturable_runs=({"weight_decay": 0.1, "amsgrad": True}, {"lr": T(0.05)}),
         differentiable_runs=({"maximize": True},),
         bad=(*COMMON_BAD, Bad({"weight_decay": -0.1}, ValueError), FOREACH_DIFFERENTIABLE),
@@ -230,7 +249,12 @@ REGISTRY: list[OptimSpec] = [
     OptimSpec(
         name="Adagrad",
         lr=0.1,
-        grid=grid(weight_decay=[0, 0.1], lr_decay=[0, 0.3], initial_accumulator_value=[0, 0.2], maximize=[False, True]),
+        grid=grid(
+            weight_decay=[0, 0.1],
+            lr_decay=[0, 0.3],
+            initial_accumulator_value=[0, 0.2],
+            maximize=[False, True],
+        ),
         impls=("loop", "foreach", "fused"),
         grads="both",
         extra_runs=(
@@ -244,7 +268,12 @@ REGISTRY: list[OptimSpec] = [
             {"initial_accumulator_value": 0.1, "foreach": True},
             {"maximize": True, "lr_decay": 0.2, "initial_accumulator_value": 0.1, "foreach": True},
         ),
-        state_dict_runs=({"lr_decay": 0.1}, {"fused": True, "initial_accumulator_value": 0.1}, {"foreach": True}),
+        state_dict_runs=(
+            {},
+            {"lr_decay": 0.1},
+            {"fused": True, "initial_accumulator_value": 0.1},
+            {"foreach": True},
+        ),
         differentiable_runs=({}, {"weight_decay": 0.1, "lr_decay": 0.2}),
         differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
         bad=(
@@ -278,14 +307,15 @@ REGISTRY: list[OptimSpec] = [
             for o in ({"lr": T(0.5)}, {"rho": 0.0}, {"rho": 1.0, "eps": 1e-3})
             for f in (False, True)
         ),
-        state_dict_runs=({"weight_decay": 0.1}, {"foreach": True, "rho": 0.8}),
+        state_dict_runs=({}, {"weight_decay": 0.1}, {"foreach": True, "rho": 0.8}),
         capturable_runs=({"weight_decay": 0.1}, {"weight_decay": 0.1, "lr": T(0.5)}),
         differentiable_runs=({}, {"weight_decay": 0.1, "rho": 0.5}),
         differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
         bad=(
             *COMMON_BAD,
             DIFFERENTIABLE_TENSOR_LR,
-            NO_FUSED, FOREACH_DIFFERENTIABLE,
+            NO_FUSED,
+            FOREACH_DIFFERENTIABLE,
             Bad({"rho": -0.1}, ValueError),
             Bad({"rho": 1.1}, ValueError),
             Bad({"eps": -1.0}, ValueError),
@@ -302,26 +332,46 @@ REGISTRY: list[OptimSpec] = [
     OptimSpec(
         name="RMSprop",
         lr=0.01,
-        grid=grid(alpha=[0.9], weight_decay=[0, 0.1], momentum=[0, 0.5], centered=[False, True], maximize=[False, True]),
+        grid=grid(
+            alpha=[0.9],
+            weight_decay=[0, 0.1],
+            momentum=[0, 0.5],
+            centered=[False, True],
+            maximize=[False, True],
+        ),
         extra_runs=tuple(
             dict(o, foreach=f)
             # torch 对 momentum 不设上界，momentum=1 也接受
             for o in ({"lr": T(0.01), "momentum": 0.3}, {"lr": 0.001, "momentum": 1.0})
             for f in (False, True)
         ),
-        state_dict_runs=({"momentum": 0.9, "centered": True}, {"foreach": True, "weight_decay": 0.1}),
+        state_dict_runs=(
+            {},
+            {"momentum": 0.9, "centered": True},
+            {
+                "weight_decay": 0.1,
+                "centered": True,
+                "momentum": 0.1,
+                "maximize": True,
+                "foreach": True,
+            },
+        ),
         capturable_runs=(
             {},
             {"lr": T(0.01)},
             {"momentum": 0.5, "centered": True, "weight_decay": 0.1},
             {"lr": T(0.01), "momentum": 0.5, "centered": True, "weight_decay": 0.1},
         ),
-        differentiable_runs=({}, {"weight_decay": 0.1, "momentum": 0.5}),  # centered 见 test_rmsprop.py
+        differentiable_runs=(
+            {},
+            {"weight_decay": 0.1, "momentum": 0.5},
+        ),  # centered 见 test_rmsprop.py
         differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
         bad=(
             *COMMON_BAD,
             DIFFERENTIABLE_TENSOR_LR,
-            NO_FUSED, FOREACH_DIFFERENTIABLE,
+            NO_FUSED,
+            FOREACH_DIFFERENTIABLE,
             Bad({"eps": -1.0}, ValueError),
             Bad({"momentum": -0.1}, ValueError),
             Bad({"weight_decay": -1.0}, ValueError),
@@ -338,14 +388,18 @@ REGISTRY: list[OptimSpec] = [
     OptimSpec(
         name="Rprop",
         lr=0.01,
-        grid=grid(etas=[(0.5, 1.2), (0.3, 1.5)], step_sizes=[(1e-6, 50), (1e-3, 0.05)], maximize=[False, True]),
+        grid=grid(
+            etas=[(0.5, 1.2), (0.3, 1.5)],
+            step_sizes=[(1e-6, 50), (1e-3, 0.05)],
+            maximize=[False, True],
+        ),
         extra_runs=tuple(
             dict(o, foreach=f)
             # torch 接受张量 lr 与张量 eta；step_sizes 不做检查（下界大于上界时一律取上界）
             for o in ({"lr": T(0.02)}, {"etas": (T(0.4), 1.3)}, {"step_sizes": (0.05, 0.01)})
             for f in (False, True)
         ),
-        state_dict_runs=({}, {"foreach": True, "etas": (0.3, 1.5)}),
+        state_dict_runs=({}, {"maximize": True}, {"foreach": True, "etas": (0.3, 1.5)}),
         capturable_runs=({}, {"lr": T(0.01)}),
         differentiable_runs=({}, {"etas": (0.3, 1.5), "step_sizes": (1e-3, 0.05)}),
         differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
@@ -354,7 +408,8 @@ REGISTRY: list[OptimSpec] = [
         bad=(
             *COMMON_BAD,
             DIFFERENTIABLE_TENSOR_LR,
-            NO_FUSED, FOREACH_DIFFERENTIABLE,
+            NO_FUSED,
+            FOREACH_DIFFERENTIABLE,
             Bad({"etas": (1.0, 0.5)}, ValueError),
             Bad({"etas": (0.0, 1.2)}, ValueError),
             Bad({"etas": (0.5, 1.0)}, ValueError),
@@ -382,15 +437,20 @@ REGISTRY: list[OptimSpec] = [
             {"lr": 0.05, "weight_decay": T(0.1), "eps": T(1e-3)},
             {"lr": 0.05, "eps": 0.5, "foreach": True},
         ),
-        state_dict_runs=({"weight_decay": 0.1}, {"weight_decay": 0.1, "foreach": True}),
+        state_dict_runs=({}, {"weight_decay": 0.1}, {"weight_decay": 0.1, "foreach": True}),
         capturable_runs=({"weight_decay": 0.1}, {"lr": T(0.05), "maximize": True}),
-        differentiable_runs=({"weight_decay": 0.1}, {"maximize": True}, {"betas": (T(0.8, dtype=torch.float64), T(0.9))}),
+        differentiable_runs=(
+            {"weight_decay": 0.1},
+            {"maximize": True},
+            {"betas": (T(0.8, dtype=torch.float64), T(0.9))},
+        ),
         differentiable_steps=1,
         gradcheck_steps=1,  # 连走多步后反传，torch 与我们都会报“被原地修改”
         differentiable_lr=False,  # torch 的 Adamax 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
         bad=(
             *COMMON_BAD,
-            NO_FUSED, FOREACH_DIFFERENTIABLE,
+            NO_FUSED,
+            FOREACH_DIFFERENTIABLE,
             Bad({"lr": T(-1.0)}, ValueError),
             Bad({"eps": -1e-8}, ValueError),
             Bad({"betas": (1.0, 0.5)}, ValueError),
@@ -398,7 +458,9 @@ REGISTRY: list[OptimSpec] = [
             Bad({"betas": (-0.1, 0.5)}, ValueError),
             Bad({"betas": (T([0.9, 0.9]), T(0.9))}, RuntimeError),
             Bad({"weight_decay": -0.1}, ValueError),
-            Bad({"betas": (T(0.8), 0.9), "foreach": True}, TypeError, on="step"),  # torch 的 foreach 不支持
+            Bad(
+                {"betas": (T(0.8), 0.9), "foreach": True}, TypeError, on="step"
+            ),  # torch 的 foreach 不支持
             DIFFERENTIABLE_TENSOR_LR,
         ),
         cuda_runs=_cuda_lazy(lambda: _family_cuda(lr=0.05, weight_decay=0.1)),
@@ -406,7 +468,11 @@ REGISTRY: list[OptimSpec] = [
     OptimSpec(
         name="NAdam",
         lr=0.04,
-        grid=[{**d, **r} for d in DECAY for r in grid(momentum_decay=[4e-3, 0.05], maximize=[False, True])],
+        grid=[
+            {**d, **r}
+            for d in DECAY
+            for r in grid(momentum_decay=[4e-3, 0.05], maximize=[False, True])
+        ],
         extra_runs=(
             {"lr": T(0.04)},
             {"lr": T(0.04), "foreach": True},
@@ -416,17 +482,26 @@ REGISTRY: list[OptimSpec] = [
             {"lr": 0.04, "weight_decay": T(0.1), "eps": T(1e-3)},
             {"lr": 0.04, "eps": 0.5, "foreach": True, "betas": (0.0, 0.5)},
         ),
-        state_dict_runs=({"weight_decay": 0.1, "decoupled_weight_decay": True}, {"weight_decay": 0.1, "decoupled_weight_decay": True, "foreach": True}),
+        state_dict_runs=(
+            {},
+            {"weight_decay": 0.1, "decoupled_weight_decay": True},
+            {"weight_decay": 0.1, "decoupled_weight_decay": True, "foreach": True},
+        ),
         capturable_runs=(
             {"weight_decay": 0.1},
             {"lr": T(0.01), "weight_decay": 0.1, "decoupled_weight_decay": True},
             {"maximize": True, "momentum_decay": 0.05},
         ),
-        differentiable_runs=({"weight_decay": 0.1}, {"weight_decay": 0.1, "decoupled_weight_decay": True}, {"maximize": True}),
+        differentiable_runs=(
+            {"weight_decay": 0.1},
+            {"weight_decay": 0.1, "decoupled_weight_decay": True},
+            {"maximize": True},
+        ),
         differentiable_steps=1,  # torch 在张量 lr 下连走多步后反传会报“被原地修改”
         bad=(
             *COMMON_BAD,
-            NO_FUSED, FOREACH_DIFFERENTIABLE,
+            NO_FUSED,
+            FOREACH_DIFFERENTIABLE,
             Bad({"eps": -1e-8}, ValueError),
             Bad({"betas": (1.0, 0.5)}, ValueError),
             Bad({"betas": (0.5, 1.0)}, ValueError),
@@ -444,7 +519,11 @@ REGISTRY: list[OptimSpec] = [
         name="RAdam",
         lr=0.05,
         # β₂=0.999：第 6 步起 ρ_t > 5，前几步退化为动量 SGD；β₂=0.9：ρ∞=19，第 2 步就开始整流
-        grid=[{**d, **r} for d in DECAY for r in grid(betas=[(0.9, 0.999), (0.8, 0.9)], maximize=[False, True])],
+        grid=[
+            {**d, **r}
+            for d in DECAY
+            for r in grid(betas=[(0.9, 0.999), (0.8, 0.9)], maximize=[False, True])
+        ],
         extra_runs=(
             {"lr": T(0.05)},
             {"lr": T(0.05), "foreach": True},
@@ -454,25 +533,32 @@ REGISTRY: list[OptimSpec] = [
             {"lr": 0.05, "weight_decay": T(0.1), "eps": T(1e-3)},
             {"lr": 0.05, "betas": (0.9, 0.5), "foreach": True},  # ρ∞ = 3：永远不整流
         ),
-        state_dict_runs=({"weight_decay": 0.1}, {"weight_decay": 0.1, "foreach": True}),
+        state_dict_runs=({}, {"weight_decay": 0.1}, {"weight_decay": 0.1, "foreach": True}),
         capturable_runs=(
             {"weight_decay": 0.1},
             {"lr": T(0.05), "weight_decay": 0.1, "decoupled_weight_decay": True},
             {"maximize": True, "betas": (0.8, 0.9)},
             {"lr": T([0.05])},
         ),
-        differentiable_runs=({"weight_decay": 0.1}, {"weight_decay": 0.1, "decoupled_weight_decay": True}, {"maximize": True}),
+        differentiable_runs=(
+            {"weight_decay": 0.1},
+            {"weight_decay": 0.1, "decoupled_weight_decay": True},
+            {"maximize": True},
+        ),
         differentiable_steps=8,  # 8 步：跨过整流开关
         bad=(
             *COMMON_BAD,
-            NO_FUSED, FOREACH_DIFFERENTIABLE,
+            NO_FUSED,
+            FOREACH_DIFFERENTIABLE,
             Bad({"eps": -1e-8}, ValueError),
             Bad({"betas": (1.0, 0.5)}, ValueError),
             Bad({"betas": (0.5, 1.0)}, ValueError),
             Bad({"weight_decay": -1}, ValueError),
             Bad({"betas": (0.8, T(0.9)), "foreach": True}, RuntimeError, on="step"),
         ),
-        cuda_runs=_cuda_lazy(lambda: _family_cuda(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+        cuda_runs=_cuda_lazy(
+            lambda: _family_cuda(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)
+        ),
     ),
     OptimSpec(
         name="ASGD",
@@ -488,7 +574,11 @@ REGISTRY: list[OptimSpec] = [
             {"lr": 0.02, "weight_decay": T(0.1), "t0": T(4.0)},
             {"lr": 0.02, "lambd": -0.5, "alpha": -1.0, "t0": -3},  # torch 不检查这三个
         ),
-        state_dict_runs=({"lambd": 0.1, "t0": 5, "weight_decay": 0.1}, {"lambd": 0.1, "t0": 5, "weight_decay": 0.1, "foreach": True}),
+        state_dict_runs=(
+            {},
+            {"lambd": 0.1, "t0": 5, "weight_decay": 0.1},
+            {"lambd": 0.1, "t0": 5, "weight_decay": 0.1, "foreach": True},
+        ),
         capturable_runs=(
             {"lambd": 0.1, "t0": 5, "weight_decay": 0.1, "maximize": True},
             {"lr": T(0.02), "lambd": 0.01, "t0": 3},
@@ -501,7 +591,8 @@ REGISTRY: list[OptimSpec] = [
         differentiable_lr=False,  # torch 的 ASGD 用 eta.item() 更新参数，lr 的梯度不会流回去
         bad=(
             *COMMON_BAD,
-            NO_FUSED, FOREACH_DIFFERENTIABLE,
+            NO_FUSED,
+            FOREACH_DIFFERENTIABLE,
             Bad({"lr": T(-1.0)}, ValueError),
             Bad({"weight_decay": -0.5}, ValueError),
         ),
@@ -527,6 +618,7 @@ REGISTRY: list[OptimSpec] = [
         ),
         sparse_runs=({"line_search_fn": "strong_wolfe"},),
         state_dict_runs=(
+            {},
             {"line_search_fn": None, "max_iter": 3, "history_size": 4},
             {"line_search_fn": "strong_wolfe", "max_iter": 3, "history_size": 4},
         ),
@@ -535,7 +627,12 @@ REGISTRY: list[OptimSpec] = [
     OptimSpec(
         name="Muon",
         lr=0.02,
-        grid=grid(nesterov=[True, False], adjust_lr_fn=[None, "original", "match_rms_adamw"], weight_decay=[0.0, 0.1], momentum=[0.0, 0.9]),
+        grid=grid(
+            nesterov=[True, False],
+            adjust_lr_fn=[None, "original", "match_rms_adamw"],
+            weight_decay=[0.0, 0.1],
+            momentum=[0.0, 0.9],
+        ),
         impls=(),
         shapes=((5, 4), (3, 7), (6, 6)),  # 只收二维参数：高、宽、方（转置与 adjust_lr 的各个分支）
         complex=False,
@@ -546,7 +643,7 @@ REGISTRY: list[OptimSpec] = [
             {"ns_coefficients": (3.4, -4.7, 2.0)},
             {"eps": 0.5},
         ),
-        state_dict_runs=({"adjust_lr_fn": "original"},),
+        state_dict_runs=({}, {"adjust_lr_fn": "original", "ns_coefficients": (3.4, -4.7, 2.0)}),
         bad=(
             *COMMON_BAD,
             NO_FUSED,
@@ -565,7 +662,13 @@ REGISTRY: list[OptimSpec] = [
     OptimSpec(
         name="Adafactor",
         lr=0.05,
-        grid=grid(maximize=[False, True], weight_decay=[0.0, 0.1], beta2_decay=[-0.8, -1.0], eps=[(None, 1e-3), (1e-20, 1e-2)], d=[1.0, 1.5]),
+        grid=grid(
+            maximize=[False, True],
+            weight_decay=[0.0, 0.1],
+            beta2_decay=[-0.8, -1.0],
+            eps=[(None, 1e-3), (1e-20, 1e-2)],
+            d=[1.0, 1.5],
+        ),
         shapes=((5, 4), (2, 3, 2), (7,), ()),  # 分解的二维、三维，不分解的一维、零维
         complex=False,
         extra_runs=(
@@ -577,7 +680,7 @@ REGISTRY: list[OptimSpec] = [
             {"lr": 0.5, "beta2_decay": 0.0, "foreach": True},
             {"foreach": None},
         ),
-        state_dict_runs=({"weight_decay": 0.1}, {"weight_decay": 0.1, "foreach": True}),
+        state_dict_runs=({}, {"weight_decay": 0.1}, {"weight_decay": 0.1, "foreach": True}),
         bad=(
             *COMMON_BAD,
             NO_FUSED,
@@ -601,6 +704,7 @@ REGISTRY: list[OptimSpec] = [
         grads="sparse",
         complex=False,
         extra_runs=({"lr": T(0.05)},),
+        state_dict_runs=({}, {"maximize": True}),
         bad=(
             Bad({"lr": 0.0}, ValueError),
             Bad({"lr": T([0.1, 0.2])}, ValueError),

@@ -119,7 +119,9 @@ def problem(spec, dtype=torch.float32, *, sparse=None, device="cpu") -> Problem:
         out = []
         for shape in shapes:  # 与 make_params 相同，只是也接受零维形状 ()
             x = torch.randn((*shape, 2) if dtype.is_complex else shape, generator=gen, dtype=real)
-            out.append((torch.view_as_complex(x) if dtype.is_complex else x).to(device).requires_grad_())
+            out.append(
+                (torch.view_as_complex(x) if dtype.is_complex else x).to(device).requires_grad_()
+            )
         return out
 
     if not sparse:
@@ -203,7 +205,12 @@ def capturable_allowed_on_cpu():
         module = importlib.import_module(f"torch.optim.{info.name}")
         if hasattr(module, "_get_capturable_supported_devices"):
             patched.append((module, module._get_capturable_supported_devices))
-            module._get_capturable_supported_devices = lambda supports_xla=True: ["cuda", "xpu", "hpu", "cpu"]
+            module._get_capturable_supported_devices = lambda supports_xla=True: [
+                "cuda",
+                "xpu",
+                "hpu",
+                "cpu",
+            ]
     old_ours = optlab_base._CAPTURABLE_DEVICES
     optlab_base._CAPTURABLE_DEVICES = (*old_ours, "cpu")
     try:

@@ -86,12 +86,18 @@ def test_registry_covers_every_optimizer():
 def test_signature_and_defaults(spec):
     """参数名、种类（位置/仅关键字）、默认值与 torch 相同；用网格里每个组合构造后，
     defaults 与 param_groups（连同键的顺序）也相同。"""
-    sig = [(p.name, p.kind, p.default) for p in inspect.signature(ours(spec).__init__).parameters.values()]
+    sig = [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(ours(spec).__init__).parameters.values()
+    ]
     twin = inspect.signature(torch_twin(ours(spec)).__init__).parameters.values()
     assert sig == [(p.name, p.kind, p.default) for p in twin]
     for options in [{}, *combos(spec)]:
         prob = problem(spec)
-        a, b = ours(spec)(prob.params(), **options), torch_twin(ours(spec))(prob.params(), **options)
+        a, b = (
+            ours(spec)(prob.params(), **options),
+            torch_twin(ours(spec))(prob.params(), **options),
+        )
         assert list(a.defaults.items()) == list(b.defaults.items()), options
         assert a.state_dict()["param_groups"] == b.state_dict()["param_groups"], options
 
@@ -111,14 +117,19 @@ def test_class_docstring_carries_box_and_args_in_signature_order(spec):
 
 # ---------------------------------------------------------------- 逐步对照
 def _grid_runs(spec):
-    """每次对照把 spec.pack() 个组合放进各参数的参数组（第 i 组 lr / (i+1)）；每个组合都出现。"""
+    """每次对照把 spec.pack() 个组合放进各参数的参数组（第 i 组 lr·(i+1)/2）；每个组合都出现。"""
     k = spec.pack()
     for impl in impls(spec):
         for start in range(0, len(spec.grid), k):
             for dtype in spec.dtypes:
                 if impl == "fused" and dtype.is_complex:
                     continue
-                yield f"{impl or 'default'}-{start // k}-{dtype_id(dtype)}", impl, spec.grid[start : start + k], dtype
+                yield (
+                    f"{impl or 'default'}-{start // k}-{dtype_id(dtype)}",
+                    impl,
+                    spec.grid[start : start + k],
+                    dtype,
+                )
 
 
 @pytest.mark.parametrize("spec, impl, group_options, dtype", cases(_grid_runs))
@@ -128,7 +139,7 @@ def test_option_grid_matches_torch(spec, impl, group_options, dtype):
         (only,) = group_options
         compare(spec, {**options, **only}, dtype=dtype, skip_grad_steps=SKIP_GRAD_STEPS)
         return
-    groups = [dict(c, lr=spec.lr / (i + 1)) for i, c in enumerate(group_options)]
+    groups = [dict(c, lr=spec.lr * (i + 1) / 2) for i, c in enumerate(group_options)]
     compare(spec, options, dtype=dtype, groups=groups, skip_grad_steps=SKIP_GRAD_STEPS)
 
 
@@ -289,7 +300,9 @@ def _differentiable_grads(cls, options, steps, lr_tensor):
     """differentiable=True 时走几步，返回损失对初始参数、对每步梯度（以及对张量 lr）的导数。"""
     gen = torch.Generator().manual_seed(0)
     w = torch.randn(6, dtype=torch.float64, generator=gen, requires_grad=True)
-    grads = [torch.randn(6, dtype=torch.float64, generator=gen, requires_grad=True) for _ in range(steps)]
+    grads = [
+        torch.randn(6, dtype=torch.float64, generator=gen, requires_grad=True) for _ in range(steps)
+    ]
     lr = torch.tensor(0.1, dtype=torch.float64, requires_grad=True) if lr_tensor else 0.1
     p = w.clone()  # 非叶子：differentiable=True 时允许原地更新
     opt = cls([p], lr=lr, differentiable=True, **options)
@@ -301,15 +314,22 @@ def _differentiable_grads(cls, options, steps, lr_tensor):
 
 
 @pytest.mark.parametrize(
-    "spec, options", cases(lambda spec: ((str(i), o) for i, o in enumerate(spec.differentiable_runs)))
+    "spec, options",
+    cases(lambda spec: ((str(i), o) for i, o in enumerate(spec.differentiable_runs))),
 )
 def test_differentiable_step_matches_torch(spec, options):
     """对初始参数、每步梯度与张量 lr 求导，结果与 torch 相同；再用有限差分检验我们连走几步的导数。"""
-    ours_grads = _differentiable_grads(ours(spec), options, spec.differentiable_steps, spec.differentiable_lr)
-    theirs = _differentiable_grads(torch_twin(ours(spec)), options, spec.differentiable_steps, spec.differentiable_lr)
+    ours_grads = _differentiable_grads(
+        ours(spec), options, spec.differentiable_steps, spec.differentiable_lr
+    )
+    theirs = _differentiable_grads(
+        torch_twin(ours(spec)), options, spec.differentiable_steps, spec.differentiable_lr
+    )
     assert all(g is not None for g in ours_grads)
     torch.testing.assert_close(ours_grads, theirs)
-    assert ours_grads[0].abs().sum() > 0 and all(g.abs().sum() > 0 for g in ours_grads[-1:] if spec.differentiable_lr)
+    assert ours_grads[0].abs().sum() > 0 and all(
+        g.abs().sum() > 0 for g in ours_grads[-1:] if spec.differentiable_lr
+    )
 
     weights = torch.linspace(1.0, 2.0, 4, dtype=torch.float64)
 
@@ -336,7 +356,9 @@ def _assert_bad_input(spec, bad):
         def construct():
             p = torch.randn(bad.shape if bad.shape is not None else spec.shapes[0], dtype=bad.dtype)
             p.requires_grad_()
-            params = [p.clone() if bad.options.get("differentiable") else p]  # differentiable 要非叶子
+            params = [
+                p.clone() if bad.options.get("differentiable") else p
+            ]  # differentiable 要非叶子
             return cls(params, **bad.options), params[0]
 
         def step(built):
@@ -417,4 +439,6 @@ def _cuda_cases(spec):
 @pytest.mark.parametrize("spec, options, dtype", cases(_cuda_cases))
 def test_cuda_matches_torch(spec, options, dtype):
     """在 CUDA 上对照：默认 foreach、fused、capturable 的真实张量路径、设备上的张量 lr。"""
-    compare_with_torch(ours(spec), options, steps=spec.steps, device="cuda", dtype=dtype).assert_ok()
+    compare_with_torch(
+        ours(spec), options, steps=spec.steps, device="cuda", dtype=dtype
+    ).assert_ok()
