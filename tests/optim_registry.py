@@ -70,9 +70,8 @@ class OptimSpec:
     #: differentiable=True 时对照导数用的选项；空：不支持 differentiable
     differentiable_runs: tuple[dict[str, Any], ...] = ()
     differentiable_steps: int = 3  # 与 torch 比较导数时连走几步
-    gradcheck_steps: int = (
-        3  # 有限差分检验我们连走几步的导数；0：不检验（torch 自己就截断了某条导数路径）
-    )
+    #: 有限差分检验我们连走几步的导数；0：不检验（torch 自己就截断了某条导数路径）
+    gradcheck_steps: int = 3
     differentiable_lr: bool = True  # 导数是否流到张量 lr（torch 的 ASGD 用 .item()，流不到）
     bad: tuple[Bad, ...] = ()
     #: 在 CUDA 上对照的选项（fp32 与 fp64）
@@ -362,10 +361,8 @@ REGISTRY: list[OptimSpec] = [
             {"momentum": 0.5, "centered": True, "weight_decay": 0.1},
             {"lr": T(0.01), "momentum": 0.5, "centered": True, "weight_decay": 0.1},
         ),
-        differentiable_runs=(
-            {},
-            {"weight_decay": 0.1, "momentum": 0.5},
-        ),  # centered 见 test_rmsprop.py
+        # centered 的 differentiable 是 torch 的一个特例，见 test_rmsprop.py
+        differentiable_runs=({}, {"weight_decay": 0.1, "momentum": 0.5}),
         differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
         bad=(
             *COMMON_BAD,
@@ -458,9 +455,8 @@ REGISTRY: list[OptimSpec] = [
             Bad({"betas": (-0.1, 0.5)}, ValueError),
             Bad({"betas": (T([0.9, 0.9]), T(0.9))}, RuntimeError),
             Bad({"weight_decay": -0.1}, ValueError),
-            Bad(
-                {"betas": (T(0.8), 0.9), "foreach": True}, TypeError, on="step"
-            ),  # torch 的 foreach 不支持
+            # torch 的 foreach（非 capturable）不支持张量 β
+            Bad({"betas": (T(0.8), 0.9), "foreach": True}, TypeError, on="step"),
             DIFFERENTIABLE_TENSOR_LR,
         ),
         cuda_runs=_cuda_lazy(lambda: _family_cuda(lr=0.05, weight_decay=0.1)),

@@ -1,13 +1,15 @@
 """用 torch 自己的测试数据库 optim_db 扫一遍：optlab 已导出的每个优化器，
 
 * 每个 ``optim_inputs_func`` 配置（for-loop / foreach / CPU 上支持时的 fused，fp32 与 fp64）都与 torch 逐步对照；
-* 每个 ``optim_error_inputs_func`` 错误输入都在同一阶段（构造或 step）抛出同类型的异常（或警告）。
+* 每个 ``optim_error_inputs_func`` 错误输入都在同一阶段（构造或 step）抛出同类型的异常（或警告），
+  信息能匹配 torch 写下的正则。
 
 optlab 每多导出一个算法，这里自动多出一批用例。
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -120,7 +122,7 @@ def test_optim_inputs_match_torch(info, index, flag, dtype):  # 单线程：conf
 
 
 def _raised(cls, info, index):
-    """在新建的错误输入上运行 cls，返回 (阶段, 异常或警告类型)。"""
+    """在新建的错误输入上运行 cls，返回 (阶段, 异常或警告类型, 信息)。"""
     error_input = info.optim_error_inputs_func(device="cpu", dtype=torch.float32)[index]
     case = error_input.optimizer_error_input
     is_warning = issubclass(error_input.error_type, Warning)
@@ -129,19 +131,23 @@ def _raised(cls, info, index):
         try:
             optimizer = cls(case.params, **case.kwargs)
         except Exception as err:  # noqa: BLE001
-            return OptimizerErrorEnum.CONSTRUCTION_ERROR, type(err)
+            return OptimizerErrorEnum.CONSTRUCTION_ERROR, type(err), str(err)
         if is_warning and caught:
-            return OptimizerErrorEnum.CONSTRUCTION_ERROR, caught[-1].category
+            return (
+                OptimizerErrorEnum.CONSTRUCTION_ERROR,
+                caught[-1].category,
+                str(caught[-1].message),
+            )
         try:
             if info.step_requires_closure:
                 optimizer.step(lambda: torch.tensor(0.0))
             else:
                 optimizer.step()
         except Exception as err:  # noqa: BLE001
-            return OptimizerErrorEnum.STEP_ERROR, type(err)
+            return OptimizerErrorEnum.STEP_ERROR, type(err), str(err)
         if is_warning and caught:
-            return OptimizerErrorEnum.STEP_ERROR, caught[-1].category
-    return None, None
+            return OptimizerErrorEnum.STEP_ERROR, caught[-1].category, str(caught[-1].message)
+    return None, None, ""
 
 
 @pytest.mark.parametrize("info, index", _error_cases())
@@ -149,12 +155,15 @@ def test_error_inputs_raise_like_torch(info, index):
     error_input = info.optim_error_inputs_func(device="cpu", dtype=torch.float32)[index]
     ours = _raised(getattr(optlab, info.optim_cls.__name__), info, index)
     theirs = _raised(info.optim_cls, info, index)
-    assert theirs == (error_input.error_on, error_input.error_type) or issubclass(
+    assert theirs[0] == error_input.error_on and issubclass(
         theirs[1] or type(None), error_input.error_type
     ), f"torch 自己的行为变了：{theirs}"
     assert ours[0] == theirs[0], f"阶段不同：optlab {ours}，torch {theirs}"
     assert ours[1] is not None and issubclass(ours[1], error_input.error_type), (
         f"optlab 抛 {ours[1]}，期望 {error_input.error_type}"
+    )
+    assert re.search(error_input.error_regex, ours[2]), (
+        f"信息不匹配 {error_input.error_regex!r}：{ours[2]}"
     )
 
 
