@@ -61,7 +61,7 @@ class OptimSpec:
     extra_runs: tuple[dict[str, Any], ...] = ()
     #: grads == "both" 时用稀疏梯度对照的选项
     sparse_runs: tuple[dict[str, Any], ...] = ()
-    #: state_dict 双向互通用的选项
+    #: state_dict 双向互通用的选项（都在 fp32 上；最后一组另在复数上——不支持复数时 fp64——再跑一遍）
     state_dict_runs: tuple[dict[str, Any], ...] = ({},)
     #: capturable=True 的数学路径（CPU 上放行设备检查）对照用的选项；空：不支持 capturable
     capturable_runs: tuple[dict[str, Any], ...] = ()
@@ -104,6 +104,15 @@ def _family_cuda(**base):
     ) + (
         dict(base, lr=T(lr, device="cuda"), capturable=True, foreach=True),
         dict(base, lr=T(lr, device="cuda"), capturable=True, foreach=False, maximize=True),
+    )
+
+
+def _capturable_cuda(lr, tensor_lr, **base):
+    """CUDA 上 capturable 的 for-loop 与 foreach 路径，各配 Python 数 lr 与设备上的张量 lr。"""
+    return tuple(
+        dict(base, lr=value, capturable=True, foreach=f)
+        for f in (False, True)
+        for value in (lr, T(tensor_lr, device="cuda"))
     )
 
 
@@ -168,8 +177,8 @@ REGISTRY: list[OptimSpec] = [
         state_dict_runs=(
             {},
             {"momentum": 0.9},
-            {"momentum": 0.9, "nesterov": True, "foreach": True},
             {"momentum": 0.9, "fused": True},
+            {"momentum": 0.9, "nesterov": True, "foreach": True},
         ),
         differentiable_runs=({"momentum": 0.9, "nesterov": True, "weight_decay": 0.1},),
         gradcheck_steps=0,  # torch 用 clone(grad).detach() 建动量缓冲：对第一步梯度的导数被截断
@@ -205,9 +214,9 @@ REGISTRY: list[OptimSpec] = [
         ),
         state_dict_runs=(
             {},
-            {"weight_decay": 0.1, "amsgrad": True, "foreach": True},
             {"weight_decay": 0.1, "decoupled_weight_decay": True},
             {"fused": True, "amsgrad": True},
+            {"weight_decay": 0.1, "amsgrad": True, "foreach": True},
         ),
         capturable_runs=({"weight_decay": 0.1, "amsgrad": True}, {"lr": T(0.05), "maximize": True}),
         differentiable_runs=({"weight_decay": 0.1},),
@@ -271,7 +280,7 @@ REGISTRY: list[OptimSpec] = [
             {},
             {"lr_decay": 0.1},
             {"fused": True, "initial_accumulator_value": 0.1},
-            {"foreach": True},
+            {"foreach": True, "weight_decay": 0.1, "lr_decay": 0.1},
         ),
         differentiable_runs=({}, {"weight_decay": 0.1, "lr_decay": 0.2}),
         differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
@@ -320,13 +329,7 @@ REGISTRY: list[OptimSpec] = [
             Bad({"eps": -1.0}, ValueError),
             Bad({"weight_decay": -1.0}, ValueError),
         ),
-        cuda_runs=_cuda_lazy(
-            lambda: tuple(
-                {"lr": lr, "capturable": True, "foreach": f, "weight_decay": 0.1}
-                for f in (False, True)
-                for lr in (1.0, T(0.5, device="cuda"))
-            )
-        ),
+        cuda_runs=_cuda_lazy(lambda: _capturable_cuda(1.0, 0.5, weight_decay=0.1)),
     ),
     OptimSpec(
         name="RMSprop",
@@ -374,13 +377,7 @@ REGISTRY: list[OptimSpec] = [
             Bad({"weight_decay": -1.0}, ValueError),
             Bad({"alpha": -0.5}, ValueError),
         ),
-        cuda_runs=_cuda_lazy(
-            lambda: tuple(
-                {"lr": lr, "capturable": True, "foreach": f, "momentum": 0.5, "centered": True}
-                for f in (False, True)
-                for lr in (0.01, T(0.01, device="cuda"))
-            )
-        ),
+        cuda_runs=_cuda_lazy(lambda: _capturable_cuda(0.01, 0.01, momentum=0.5, centered=True)),
     ),
     OptimSpec(
         name="Rprop",
@@ -413,13 +410,7 @@ REGISTRY: list[OptimSpec] = [
             Bad({"etas": (-0.5, 1.2)}, ValueError),
             Bad({"weight_decay": 0.1}, TypeError),
         ),
-        cuda_runs=_cuda_lazy(
-            lambda: tuple(
-                {"lr": lr, "capturable": True, "foreach": f}
-                for f in (False, True)
-                for lr in (0.01, T(0.01, device="cuda"))
-            )
-        ),
+        cuda_runs=_cuda_lazy(lambda: _capturable_cuda(0.01, 0.01)),
     ),
     OptimSpec(
         name="Adamax",
