@@ -121,12 +121,16 @@ def _cuda_lazy(make):
     return make() if torch.cuda.is_available() else ()
 
 
-# 权重衰减三种情形：无、L2（加进梯度）、解耦（直接缩放参数）；wd=0 时 decoupled 不起作用，不重复测
-DECAY = [
-    {"weight_decay": 0, "decoupled_weight_decay": False},
-    {"weight_decay": 0.1, "decoupled_weight_decay": False},
-    {"weight_decay": 0.1, "decoupled_weight_decay": True},
-]
+def with_decay(**axes):
+    """网格 × 权重衰减的三种情形：无、L2（加进梯度）、解耦（直接缩放参数）；
+    wd=0 时 decoupled 不起作用，不重复测。"""
+    decay = [
+        {"weight_decay": 0, "decoupled_weight_decay": False},
+        {"weight_decay": 0.1, "decoupled_weight_decay": False},
+        {"weight_decay": 0.1, "decoupled_weight_decay": True},
+    ]
+    return [{**d, **r} for d in decay for r in grid(**axes)]
+
 
 COMMON_BAD = (
     Bad({"lr": -1.0}, ValueError),
@@ -138,6 +142,8 @@ DIFFERENTIABLE_TENSOR_LR = Bad(
     {"lr": T(0.1, requires_grad=True), "differentiable": True}, TypeError, on="step"
 )
 FOREACH_DIFFERENTIABLE = Bad({"foreach": True, "differentiable": True}, AssertionError, on="step")
+#: 只有 for-loop 与 foreach 两种实现（没有 fused）、支持 differentiable 的算法共有的错误输入
+LOOP_FOREACH_BAD = (*COMMON_BAD, NO_FUSED, FOREACH_DIFFERENTIABLE)
 
 
 def _sgd_grid():
@@ -283,7 +289,7 @@ REGISTRY: list[OptimSpec] = [
             {"foreach": True, "weight_decay": 0.1, "lr_decay": 0.1},
         ),
         differentiable_runs=({}, {"weight_decay": 0.1, "lr_decay": 0.2}),
-        differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
+        differentiable_lr=False,  # 见 bad 里的 DIFFERENTIABLE_TENSOR_LR
         bad=(
             *COMMON_BAD,
             DIFFERENTIABLE_TENSOR_LR,
@@ -318,12 +324,10 @@ REGISTRY: list[OptimSpec] = [
         state_dict_runs=({}, {"weight_decay": 0.1}, {"foreach": True, "rho": 0.8}),
         capturable_runs=({"weight_decay": 0.1}, {"weight_decay": 0.1, "lr": T(0.5)}),
         differentiable_runs=({}, {"weight_decay": 0.1, "rho": 0.5}),
-        differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
+        differentiable_lr=False,  # 见 bad 里的 DIFFERENTIABLE_TENSOR_LR
         bad=(
-            *COMMON_BAD,
+            *LOOP_FOREACH_BAD,
             DIFFERENTIABLE_TENSOR_LR,
-            NO_FUSED,
-            FOREACH_DIFFERENTIABLE,
             Bad({"rho": -0.1}, ValueError),
             Bad({"rho": 1.1}, ValueError),
             Bad({"eps": -1.0}, ValueError),
@@ -366,12 +370,10 @@ REGISTRY: list[OptimSpec] = [
         ),
         # centered 的 differentiable 是 torch 的一个特例，见 test_rmsprop.py
         differentiable_runs=({}, {"weight_decay": 0.1, "momentum": 0.5}),
-        differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
+        differentiable_lr=False,  # 见 bad 里的 DIFFERENTIABLE_TENSOR_LR
         bad=(
-            *COMMON_BAD,
+            *LOOP_FOREACH_BAD,
             DIFFERENTIABLE_TENSOR_LR,
-            NO_FUSED,
-            FOREACH_DIFFERENTIABLE,
             Bad({"eps": -1.0}, ValueError),
             Bad({"momentum": -0.1}, ValueError),
             Bad({"weight_decay": -1.0}, ValueError),
@@ -396,14 +398,12 @@ REGISTRY: list[OptimSpec] = [
         state_dict_runs=({}, {"maximize": True}, {"foreach": True, "etas": (0.3, 1.5)}),
         capturable_runs=({}, {"lr": T(0.01)}),
         differentiable_runs=({}, {"etas": (0.3, 1.5), "step_sizes": (1e-3, 0.05)}),
-        differentiable_lr=False,  # torch 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
+        differentiable_lr=False,  # 见 bad 里的 DIFFERENTIABLE_TENSOR_LR
         # torch 2.13 连走两步后反传会报“被原地修改”（step_size 被下一步覆盖）
         differentiable_steps=1,
         bad=(
-            *COMMON_BAD,
+            *LOOP_FOREACH_BAD,
             DIFFERENTIABLE_TENSOR_LR,
-            NO_FUSED,
-            FOREACH_DIFFERENTIABLE,
             Bad({"etas": (1.0, 0.5)}, ValueError),
             Bad({"etas": (0.0, 1.2)}, ValueError),
             Bad({"etas": (0.5, 1.0)}, ValueError),
@@ -436,9 +436,7 @@ REGISTRY: list[OptimSpec] = [
         gradcheck_steps=1,  # 连走多步后反传，torch 与我们都会报“被原地修改”
         differentiable_lr=False,  # torch 的 Adamax 在 differentiable 时拒绝 requires_grad 的张量 lr（见 bad）
         bad=(
-            *COMMON_BAD,
-            NO_FUSED,
-            FOREACH_DIFFERENTIABLE,
+            *LOOP_FOREACH_BAD,
             Bad({"lr": T(-1.0)}, ValueError),
             Bad({"eps": -1e-8}, ValueError),
             Bad({"betas": (1.0, 0.5)}, ValueError),
@@ -455,11 +453,7 @@ REGISTRY: list[OptimSpec] = [
     OptimSpec(
         name="NAdam",
         lr=0.04,
-        grid=[
-            {**d, **r}
-            for d in DECAY
-            for r in grid(momentum_decay=[4e-3, 0.05], maximize=[False, True])
-        ],
+        grid=with_decay(momentum_decay=[4e-3, 0.05], maximize=[False, True]),
         extra_runs=(
             {"lr": T(0.04)},
             {"lr": T(0.04), "foreach": True},
@@ -486,9 +480,7 @@ REGISTRY: list[OptimSpec] = [
         ),
         differentiable_steps=1,  # torch 在张量 lr 下连走多步后反传会报“被原地修改”
         bad=(
-            *COMMON_BAD,
-            NO_FUSED,
-            FOREACH_DIFFERENTIABLE,
+            *LOOP_FOREACH_BAD,
             Bad({"eps": -1e-8}, ValueError),
             Bad({"betas": (1.0, 0.5)}, ValueError),
             Bad({"betas": (0.5, 1.0)}, ValueError),
@@ -506,11 +498,7 @@ REGISTRY: list[OptimSpec] = [
         name="RAdam",
         lr=0.05,
         # β₂=0.999：第 6 步起 ρ_t > 5，前几步退化为动量 SGD；β₂=0.9：ρ∞=19，第 2 步就开始整流
-        grid=[
-            {**d, **r}
-            for d in DECAY
-            for r in grid(betas=[(0.9, 0.999), (0.8, 0.9)], maximize=[False, True])
-        ],
+        grid=with_decay(betas=[(0.9, 0.999), (0.8, 0.9)], maximize=[False, True]),
         extra_runs=(
             {"lr": T(0.05)},
             {"lr": T(0.05), "foreach": True},
@@ -534,9 +522,7 @@ REGISTRY: list[OptimSpec] = [
         ),
         differentiable_steps=8,  # 8 步：跨过整流开关
         bad=(
-            *COMMON_BAD,
-            NO_FUSED,
-            FOREACH_DIFFERENTIABLE,
+            *LOOP_FOREACH_BAD,
             Bad({"eps": -1e-8}, ValueError),
             Bad({"betas": (1.0, 0.5)}, ValueError),
             Bad({"betas": (0.5, 1.0)}, ValueError),
@@ -577,9 +563,7 @@ REGISTRY: list[OptimSpec] = [
         differentiable_steps=4,
         differentiable_lr=False,  # torch 的 ASGD 用 eta.item() 更新参数，lr 的梯度不会流回去
         bad=(
-            *COMMON_BAD,
-            NO_FUSED,
-            FOREACH_DIFFERENTIABLE,
+            *LOOP_FOREACH_BAD,
             Bad({"lr": T(-1.0)}, ValueError),
             Bad({"weight_decay": -0.5}, ValueError),
         ),
