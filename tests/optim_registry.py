@@ -57,8 +57,9 @@ class OptimSpec:
     closure: bool = False
     param_groups: bool = True  # False：只允许一个参数组（LBFGS）
     steps: int = 30
-    #: 网格之外的单独对照（张量超参数、边界值……），fp32 与 fp64 各跑一遍
+    #: 网格之外的单独对照（张量超参数、边界值……），在 extra_dtypes 的每个 dtype 上各跑一遍
     extra_runs: tuple[dict[str, Any], ...] = ()
+    extra_dtypes: tuple[torch.dtype, ...] = (torch.float32,)
     #: grads == "both" 时用稀疏梯度对照的选项
     sparse_runs: tuple[dict[str, Any], ...] = ()
     #: state_dict 双向互通用的选项（都在 fp32 上；最后一组另在复数上——不支持复数时 fp64——再跑一遍）
@@ -169,6 +170,7 @@ REGISTRY: list[OptimSpec] = [
         grid=_sgd_grid(),
         impls=("loop", "foreach", "fused"),
         grads="both",
+        extra_dtypes=(torch.float32, torch.float64),
         extra_runs=(
             {"lr": T(0.05)},
             {"lr": T(0.05), "momentum": 0.9, "foreach": True},
@@ -212,6 +214,7 @@ REGISTRY: list[OptimSpec] = [
             decoupled_weight_decay=[False, True],
         ),
         impls=("loop", "foreach", "fused"),
+        extra_dtypes=(torch.float32, torch.float64),
         extra_runs=(
             {"lr": T(0.05), "amsgrad": True},
             {"lr": T(0.05), "betas": (T(0.8), T(0.9))},
@@ -249,6 +252,7 @@ REGISTRY: list[OptimSpec] = [
         lr=0.05,
         grid=grid(amsgrad=[False, True], weight_decay=[0, 0.1], maximize=[False, True]),
         impls=("loop", "foreach", "fused"),
+        extra_dtypes=(torch.float32, torch.float64),
         extra_runs=(
             {"lr": T(0.05), "weight_decay": 0.2},
             {"lr": 0.05, "weight_decay": T(0.1), "foreach": True},
@@ -416,6 +420,7 @@ REGISTRY: list[OptimSpec] = [
         name="Adamax",
         lr=0.05,
         grid=grid(betas=[(0.9, 0.999), (0.5, 0.8)], weight_decay=[0, 0.1], maximize=[False, True]),
+        extra_dtypes=(torch.float32, torch.float64),
         extra_runs=(
             {"lr": T(0.05)},
             {"lr": T(0.05), "foreach": True},
@@ -454,6 +459,7 @@ REGISTRY: list[OptimSpec] = [
         name="NAdam",
         lr=0.04,
         grid=with_decay(momentum_decay=[4e-3, 0.05], maximize=[False, True]),
+        extra_dtypes=(torch.float32, torch.float64),
         extra_runs=(
             {"lr": T(0.04)},
             {"lr": T(0.04), "foreach": True},
@@ -499,6 +505,7 @@ REGISTRY: list[OptimSpec] = [
         lr=0.05,
         # β₂=0.999：第 6 步起 ρ_t > 5，前几步退化为动量 SGD；β₂=0.9：ρ∞=19，第 2 步就开始整流
         grid=with_decay(betas=[(0.9, 0.999), (0.8, 0.9)], maximize=[False, True]),
+        extra_dtypes=(torch.float32, torch.float64),
         extra_runs=(
             {"lr": T(0.05)},
             {"lr": T(0.05), "foreach": True},
@@ -538,6 +545,7 @@ REGISTRY: list[OptimSpec] = [
         lr=0.02,
         # t0=5：第 6 步起 ax 开始真正求平均（mu < 1）；t0=1e6：ax 一直只是参数的拷贝
         grid=grid(lambd=[0, 0.1], t0=[5, 1e6], weight_decay=[0, 0.1], maximize=[False, True]),
+        extra_dtypes=(torch.float32, torch.float64),
         extra_runs=(
             {"lr": T(0.02), "t0": 3},
             {"lr": T(0.02), "t0": 3, "foreach": True},

@@ -155,7 +155,7 @@ def test_grid_runs_cover_every_combination(spec):
 
 def _extra_runs(spec):
     for i, options in enumerate(spec.extra_runs):
-        for dtype in (torch.float32, torch.float64):
+        for dtype in spec.extra_dtypes:
             yield f"{i}-{dtype_id(dtype)}", options, dtype
 
 
@@ -203,10 +203,12 @@ def _layout_cases(spec):
 
 @pytest.mark.parametrize("spec, dtype", cases(_layout_cases))
 def test_state_layout_matches_torch(spec, dtype):
-    """网格里每个组合走两步之后，状态的键（连同顺序）、类型、dtype、形状、设备、requires_grad、
-    数值，以及各参数组的键，都与 torch 相同。"""
+    """走两步之后，状态的键（连同顺序）、类型、dtype、形状、设备、requires_grad、数值，以及各参数组
+    的键，都与 torch 相同：fp32 上查网格里的每个组合，其余 dtype 上查每种实现的默认选项。"""
     prob = problem(spec, dtype)
-    for options in combos(spec, dtype):
+    every = combos(spec, dtype) if dtype == torch.float32 else None
+    defaults = [impl_options(i) for i in impls(spec) if not (i == "fused" and dtype.is_complex)]
+    for options in every or defaults:
         opts = []
         for cls in (ours(spec), torch_twin(ours(spec))):
             params = prob.params()
