@@ -14,11 +14,11 @@ import warnings
 
 import pytest
 import torch
-import torch.nn.functional as F
+from optim_registry import SPECS
+from optim_test_support import compare
 from torch.testing._internal.common_optimizers import OptimizerErrorEnum, optim_db
 
 import optlab
-from optlab.testing import compare_with_torch
 
 STEPS = 15
 INFOS = [info for info in optim_db if hasattr(optlab, info.optim_cls.__name__)]
@@ -67,24 +67,6 @@ def _error_cases():
     return cases
 
 
-def _sparse_setup():
-    """SparseAdam 只接受“稠密参数 + 稀疏梯度”：用 embedding(sparse=True) 产生梯度。"""
-
-    def params():
-        gen = torch.Generator().manual_seed(0)
-        return [torch.randn(12, 3, generator=gen).requires_grad_()]
-
-    calls = [0]
-
-    def loss(ps):
-        step = calls[0] // 2  # 两边交替调用，同一步用同一批下标
-        calls[0] += 1
-        idx = torch.tensor([step % 12, 2, 5, 5])
-        return ((F.embedding(idx, ps[0], sparse=True) - 0.3) ** 2).sum()
-
-    return {"params": params, "loss_fn": loss}
-
-
 def _construction_error(cls, kwargs):
     try:
         with warnings.catch_warnings():
@@ -106,19 +88,12 @@ def test_optim_inputs_match_torch(info, index, flag, dtype):  # 单线程：conf
     if expected is not None:
         assert _construction_error(ours, kwargs) is expected
         return
-    extra = _sparse_setup() if info.only_supports_sparse_grads else {}
-    if name == "Muon":  # Muon 只接受二维参数
-        extra["shapes"] = ((5, 4), (3, 6))
-    report = compare_with_torch(
-        ours,
-        kwargs,
-        # LBFGS 每步内部多次调用闭包，5 步已覆盖其历史缓冲的更新与截断
-        steps=5 if info.step_requires_closure else STEPS,
-        dtype=dtype,
-        use_closure=info.step_requires_closure,
-        **extra,
-    )
-    report.assert_ok()
+    # 参数形状、稀疏梯度、闭包都按登记表来（Muon 只收矩阵，SparseAdam 只收稀疏梯度……）
+    spec = SPECS[name]
+    assert spec.closure == info.step_requires_closure
+    assert (spec.grads == "sparse") == info.only_supports_sparse_grads
+    # LBFGS 每步内部多次调用闭包，5 步已覆盖其历史缓冲的更新与截断
+    compare(spec, kwargs, dtype=dtype, steps=5 if spec.closure else STEPS)
 
 
 def _raised(cls, info, index):
