@@ -196,6 +196,44 @@ def outcome(construct, step) -> tuple[str | None, type | None, str]:
     return None, None, ""
 
 
+# ---------------------------------------------------------------- differentiable
+def differentiable_grads(cls, options, steps, lr_tensor):
+    """differentiable=True 时走几步，返回损失对初始参数、对每步梯度（以及对张量 lr）的导数。"""
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(6, dtype=torch.float64, generator=gen, requires_grad=True)
+    grads = [
+        torch.randn(6, dtype=torch.float64, generator=gen, requires_grad=True) for _ in range(steps)
+    ]
+    lr = torch.tensor(0.1, dtype=torch.float64, requires_grad=True) if lr_tensor else 0.1
+    p = w.clone()  # 非叶子：differentiable=True 时允许原地更新
+    opt = cls([p], lr=lr, differentiable=True, **options)
+    for g in grads:
+        p.grad = g
+        opt.step()
+    (p * torch.linspace(1.0, 2.0, 6, dtype=torch.float64)).sum().backward()
+    return [w.grad, *(g.grad for g in grads)] + ([lr.grad] if lr_tensor else [])
+
+
+def assert_differentiable_gradcheck(cls, options, steps):
+    """有限差分检验：连走 ``steps`` 步之后，参数对初始参数与各步梯度的导数是对的。"""
+    weights = torch.linspace(1.0, 2.0, 4, dtype=torch.float64)
+
+    def unrolled(w, *grads):
+        p = w.clone()
+        opt = cls([p], differentiable=True, **options)
+        for g in grads:
+            p.grad = g
+            opt.step()
+        return (p * weights).sum()
+
+    gen = torch.Generator().manual_seed(0)
+    inputs = [
+        torch.randn(4, dtype=torch.float64, generator=gen, requires_grad=True)
+        for _ in range(steps + 1)
+    ]
+    assert torch.autograd.gradcheck(unrolled, inputs)
+
+
 # ---------------------------------------------------------------- capturable 在 CPU 上的数学路径
 @contextlib.contextmanager
 def capturable_allowed_on_cpu():

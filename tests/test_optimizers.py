@@ -20,8 +20,10 @@ from optim_test_support import (
     CUDA,
     IMPL_OPTIONS,
     SKIP_GRAD_STEPS,
+    assert_differentiable_gradcheck,
     capturable_allowed_on_cpu,
     compare,
+    differentiable_grads,
     dtype_id,
     loop_twin,
     ours,
@@ -304,58 +306,22 @@ def test_capturable_on_cpu_asserts_like_torch(spec, impl):
 
 
 # ---------------------------------------------------------------- differentiable
-def _differentiable_grads(cls, options, steps, lr_tensor):
-    """differentiable=True 时走几步，返回损失对初始参数、对每步梯度（以及对张量 lr）的导数。"""
-    gen = torch.Generator().manual_seed(0)
-    w = torch.randn(6, dtype=torch.float64, generator=gen, requires_grad=True)
-    grads = [
-        torch.randn(6, dtype=torch.float64, generator=gen, requires_grad=True) for _ in range(steps)
-    ]
-    lr = torch.tensor(0.1, dtype=torch.float64, requires_grad=True) if lr_tensor else 0.1
-    p = w.clone()  # 非叶子：differentiable=True 时允许原地更新
-    opt = cls([p], lr=lr, differentiable=True, **options)
-    for g in grads:
-        p.grad = g
-        opt.step()
-    (p * torch.linspace(1.0, 2.0, 6, dtype=torch.float64)).sum().backward()
-    return [w.grad, *(g.grad for g in grads)] + ([lr.grad] if lr_tensor else [])
-
-
 @pytest.mark.parametrize(
     "spec, options",
     cases(lambda spec: ((str(i), o) for i, o in enumerate(spec.differentiable_runs))),
 )
 def test_differentiable_step_matches_torch(spec, options):
     """对初始参数、每步梯度与张量 lr 求导，结果与 torch 相同；再用有限差分检验我们连走几步的导数。"""
-    ours_grads = _differentiable_grads(
-        ours(spec), options, spec.differentiable_steps, spec.differentiable_lr
-    )
-    theirs = _differentiable_grads(
-        torch_twin(ours(spec)), options, spec.differentiable_steps, spec.differentiable_lr
-    )
+    steps, lr_tensor = spec.differentiable_steps, spec.differentiable_lr
+    ours_grads = differentiable_grads(ours(spec), options, steps, lr_tensor)
+    theirs = differentiable_grads(torch_twin(ours(spec)), options, steps, lr_tensor)
     assert all(g is not None for g in ours_grads)
     torch.testing.assert_close(ours_grads, theirs)
-    assert ours_grads[0].abs().sum() > 0 and all(
-        g.abs().sum() > 0 for g in ours_grads[-1:] if spec.differentiable_lr
-    )
-
-    weights = torch.linspace(1.0, 2.0, 4, dtype=torch.float64)
-
-    def unrolled(w, *grads):
-        p = w.clone()
-        opt = ours(spec)([p], differentiable=True, **options)
-        for g in grads:
-            p.grad = g
-            opt.step()
-        return (p * weights).sum()
-
+    assert ours_grads[0].abs().sum() > 0
+    if lr_tensor:
+        assert ours_grads[-1].abs() > 0
     if spec.gradcheck_steps:
-        gen = torch.Generator().manual_seed(0)
-        inputs = [
-            torch.randn(4, dtype=torch.float64, generator=gen, requires_grad=True)
-            for _ in range(spec.gradcheck_steps + 1)
-        ]
-        assert torch.autograd.gradcheck(unrolled, inputs)
+        assert_differentiable_gradcheck(ours(spec), options, spec.gradcheck_steps)
 
 
 # ---------------------------------------------------------------- 错误输入
