@@ -593,6 +593,7 @@ REGISTRY: list[OptimSpec] = [
             {"tolerance_grad": 1e-3, "tolerance_change": 1e-4},
             {"max_iter": 7, "max_eval": 3, "line_search_fn": "strong_wolfe"},
             {"max_iter": 0},
+            {"max_iter": 1},
             {"history_size": 1},
         ),
         sparse_runs=({"line_search_fn": "strong_wolfe"},),
