@@ -1,22 +1,24 @@
 """用 torch 自己的测试数据库 optim_db 扫一遍：optlab 已导出的每个优化器，
 
 * 每个 ``optim_inputs_func`` 配置（for-loop / foreach / CPU 上支持时的 fused，fp32 与 fp64）都与 torch 逐步对照；
-* 每个 ``optim_error_inputs_func`` 错误输入都在同一阶段（构造或 step）抛出同类型的异常（或警告）。
+* 每个 ``optim_error_inputs_func`` 错误输入都在同一阶段（构造或 step）抛出同类型的异常（或警告），
+  信息能匹配 torch 写下的正则。
 
 optlab 每多导出一个算法，这里自动多出一批用例。
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
 import torch
-import torch.nn.functional as F
+from optim_registry import SPECS
+from optim_test_support import compare
 from torch.testing._internal.common_optimizers import OptimizerErrorEnum, optim_db
 
 import optlab
-from optlab.testing import compare_with_torch
 
 STEPS = 15
 INFOS = [info for info in optim_db if hasattr(optlab, info.optim_cls.__name__)]
@@ -65,24 +67,6 @@ def _error_cases():
     return cases
 
 
-def _sparse_setup():
-    """SparseAdam 只接受“稠密参数 + 稀疏梯度”：用 embedding(sparse=True) 产生梯度。"""
-
-    def params():
-        gen = torch.Generator().manual_seed(0)
-        return [torch.randn(12, 3, generator=gen).requires_grad_()]
-
-    calls = [0]
-
-    def loss(ps):
-        step = calls[0] // 2  # 两边交替调用，同一步用同一批下标
-        calls[0] += 1
-        idx = torch.tensor([step % 12, 2, 5, 5])
-        return ((F.embedding(idx, ps[0], sparse=True) - 0.3) ** 2).sum()
-
-    return {"params": params, "loss_fn": loss}
-
-
 def _construction_error(cls, kwargs):
     try:
         with warnings.catch_warnings():
@@ -104,23 +88,16 @@ def test_optim_inputs_match_torch(info, index, flag, dtype):  # 单线程：conf
     if expected is not None:
         assert _construction_error(ours, kwargs) is expected
         return
-    extra = _sparse_setup() if info.only_supports_sparse_grads else {}
-    if name == "Muon":  # Muon 只接受二维参数
-        extra["shapes"] = ((5, 4), (3, 6))
-    report = compare_with_torch(
-        ours,
-        kwargs,
-        # LBFGS 每步内部多次调用闭包，5 步已覆盖其历史缓冲的更新与截断
-        steps=5 if info.step_requires_closure else STEPS,
-        dtype=dtype,
-        use_closure=info.step_requires_closure,
-        **extra,
-    )
-    report.assert_ok()
+    # 参数形状、稀疏梯度、闭包都按登记表来（Muon 只收矩阵，SparseAdam 只收稀疏梯度……）
+    spec = SPECS[name]
+    assert spec.closure == info.step_requires_closure
+    assert (spec.grads == "sparse") == info.only_supports_sparse_grads
+    # LBFGS 每步内部多次调用闭包，5 步已覆盖其历史缓冲的更新与截断
+    compare(spec, kwargs, dtype=dtype, steps=5 if spec.closure else STEPS)
 
 
 def _raised(cls, info, index):
-    """在新建的错误输入上运行 cls，返回 (阶段, 异常或警告类型)。"""
+    """在新建的错误输入上运行 cls，返回 (阶段, 异常或警告类型, 信息)。"""
     error_input = info.optim_error_inputs_func(device="cpu", dtype=torch.float32)[index]
     case = error_input.optimizer_error_input
     is_warning = issubclass(error_input.error_type, Warning)
@@ -129,19 +106,23 @@ def _raised(cls, info, index):
         try:
             optimizer = cls(case.params, **case.kwargs)
         except Exception as err:  # noqa: BLE001
-            return OptimizerErrorEnum.CONSTRUCTION_ERROR, type(err)
+            return OptimizerErrorEnum.CONSTRUCTION_ERROR, type(err), str(err)
         if is_warning and caught:
-            return OptimizerErrorEnum.CONSTRUCTION_ERROR, caught[-1].category
+            return (
+                OptimizerErrorEnum.CONSTRUCTION_ERROR,
+                caught[-1].category,
+                str(caught[-1].message),
+            )
         try:
             if info.step_requires_closure:
                 optimizer.step(lambda: torch.tensor(0.0))
             else:
                 optimizer.step()
         except Exception as err:  # noqa: BLE001
-            return OptimizerErrorEnum.STEP_ERROR, type(err)
+            return OptimizerErrorEnum.STEP_ERROR, type(err), str(err)
         if is_warning and caught:
-            return OptimizerErrorEnum.STEP_ERROR, caught[-1].category
-    return None, None
+            return OptimizerErrorEnum.STEP_ERROR, caught[-1].category, str(caught[-1].message)
+    return None, None, ""
 
 
 @pytest.mark.parametrize("info, index", _error_cases())
@@ -149,12 +130,15 @@ def test_error_inputs_raise_like_torch(info, index):
     error_input = info.optim_error_inputs_func(device="cpu", dtype=torch.float32)[index]
     ours = _raised(getattr(optlab, info.optim_cls.__name__), info, index)
     theirs = _raised(info.optim_cls, info, index)
-    assert theirs == (error_input.error_on, error_input.error_type) or issubclass(
+    assert theirs[0] == error_input.error_on and issubclass(
         theirs[1] or type(None), error_input.error_type
     ), f"torch 自己的行为变了：{theirs}"
     assert ours[0] == theirs[0], f"阶段不同：optlab {ours}，torch {theirs}"
     assert ours[1] is not None and issubclass(ours[1], error_input.error_type), (
         f"optlab 抛 {ours[1]}，期望 {error_input.error_type}"
+    )
+    assert re.search(error_input.error_regex, ours[2]), (
+        f"信息不匹配 {error_input.error_regex!r}：{ours[2]}"
     )
 
 

@@ -501,25 +501,3 @@ def test_no_grad_param_gets_no_state():
         ps[1].grad = None
         opt.step()
         assert ps[1] not in opt.state and len(opt.state) == 2
-
-
-OPTIMIZERS = [
-    "SGD", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam",
-    "RMSprop", "Rprop", "Adafactor", "Muon", "SparseAdam", "LBFGS",
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("name", OPTIMIZERS)
-def test_class_docstring_carries_box_and_args_in_signature_order(name):
-    """``optlab.Adam?`` 显示算法框、中文说明与按 torch 顺序排列的 Args；模块文档字符串不再重复算法框。"""
-    import inspect
-    import sys
-
-    cls = getattr(optlab, name)
-    doc = cls.__doc__
-    assert doc and ".. math::" in doc and "\\begin{aligned}" in doc
-    args = [line.split(":")[0].strip() for line in doc.split("Args:")[1].strip().splitlines()]
-    expected = [p for p in inspect.signature(getattr(torch.optim, name).__init__).parameters][1:]
-    assert args == expected
-    assert all(line.split(":", 1)[1].strip() for line in doc.split("Args:")[1].strip().splitlines())
-    assert ".. math::" not in (sys.modules[cls.__module__].__doc__ or "")
