@@ -242,7 +242,9 @@ def compiled_kernel(kernel: Callable, key: tuple) -> Callable:
     """``kernel`` 针对 ``key`` 的编译版本（只建一次）。"""
     fn = _compiled.get(key)
     if fn is None:
-        fn = torch.compile(_fresh_copy(kernel), dynamic=False, fullgraph=True, options=COMPILE_OPTIONS)
+        fn = torch.compile(
+            _fresh_copy(kernel), dynamic=False, fullgraph=True, options=COMPILE_OPTIONS
+        )
         _compiled[key] = fn
     return fn
 
