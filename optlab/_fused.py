@@ -22,6 +22,8 @@ torch 为 SGD、Adam、AdamW、Adagrad 手写了 fused 内核：每个元素的 
 
 from __future__ import annotations
 
+import inspect
+import re
 import types
 import warnings
 import weakref
@@ -224,7 +226,7 @@ COMPILE = True
 #: 交给 Inductor 的选项。size_asserts：生成的代码每次调用都逐个检查输入的形状与步长——dynamo 的
 #: 守卫已经检查过同样的东西；几百个小张量时这一遍重复检查占一步的三成，所以关掉。
 COMPILE_OPTIONS: dict = {"size_asserts": False}
-_compiled: dict[tuple, Callable] = {}
+_compiled: dict[tuple, CompiledKernel] = {}
 _unavailable: str | None = None  # 编译器不可用的原因；非 None 后不再尝试
 
 
@@ -238,14 +240,69 @@ def _fresh_copy(fn: Callable) -> Callable:
     return copy
 
 
-def compiled_kernel(kernel: Callable, key: tuple) -> Callable:
+_GRAPH_INPUT = re.compile(r"L\['(\w+)'\](?:\[(\d+)\])?")
+
+
+class CompiledKernel:
+    """一个公式的编译版本：第一次调用时编译，之后直接调用 Inductor 生成的代码。
+
+    经 ``torch.compile`` 调用时，dynamo 先在 Python 里把参数列表拆成几百个张量，再逐个核对守卫；
+    几百个小张量时，这一趟比融合内核本身还慢。所以编译时记下生成的代码、它的每个输入取自哪个
+    参数，并为这些输入建一个张量守卫（dynamo 自己的 C++ 检查：dtype、设备、形状、步长、是否要求
+    梯度）；之后每步用它一次核对全部输入，通过就直接调用生成的代码，不通过（例如换了形状）就回到
+    ``torch.compile``，由它照常重新编译。
+    """
+
+    def __init__(self, kernel: Callable) -> None:
+        self._names = list(inspect.signature(kernel).parameters)
+        self._traced = torch.compile(
+            _fresh_copy(kernel), backend=self._compile, dynamic=False, fullgraph=True
+        )
+        # (生成的代码, 每个输入的取法 (第几个参数, 列表下标或 None), 编译时各输入的守卫)
+        self._direct: tuple[Callable, list, Any] | None = None
+
+    def _compile(self, graph: torch.fx.GraphModule, example_inputs: list) -> Callable:
+        from torch._inductor.compile_fx import compile_fx
+
+        code = compile_fx(graph, example_inputs, config_patches=COMPILE_OPTIONS)
+        where = [self._where(node) for node in graph.graph.find_nodes(op="placeholder")]
+        self._direct = None if None in where else (code, where, _tensor_guard(example_inputs))
+        return code
+
+    def _where(self, node: torch.fx.Node) -> tuple[int, int | None] | None:
+        """计算图的一个输入取自内核的哪个参数（如 ``L['params'][3]``）；认不出时为 None。"""
+        graph_arg = node.meta.get("grapharg")
+        match = graph_arg is not None and _GRAPH_INPUT.fullmatch(graph_arg.source.name)
+        if not match or match[1] not in self._names:
+            return None
+        return self._names.index(match[1]), None if match[2] is None else int(match[2])
+
+    def __call__(self, *args: Any, **flags: Any) -> None:
+        if self._direct is not None and not torch.is_grad_enabled():
+            code, where, guard = self._direct
+            inputs = [args[i] if k is None else args[i][k] for i, k in where]
+            if guard.check(*inputs):
+                code(*inputs)
+                return
+        self._traced(*args, **flags)
+
+
+def _tensor_guard(tensors: list) -> Any:
+    """这些张量的 dtype、设备、形状、步长与求导属性的 C++ 守卫（dynamo 用的同一个类）。"""
+    from torch._C._dynamo.guards import TensorGuards
+
+    return TensorGuards(
+        *tensors,
+        dynamic_dims_sizes=[list(t.shape) for t in tensors],
+        dynamic_dims_strides=[list(t.stride()) for t in tensors],
+    )
+
+
+def compiled_kernel(kernel: Callable, key: tuple) -> CompiledKernel:
     """``kernel`` 针对 ``key`` 的编译版本（只建一次）。"""
     fn = _compiled.get(key)
     if fn is None:
-        fn = torch.compile(
-            _fresh_copy(kernel), dynamic=False, fullgraph=True, options=COMPILE_OPTIONS
-        )
-        _compiled[key] = fn
+        fn = _compiled[key] = CompiledKernel(kernel)
     return fn
 
 

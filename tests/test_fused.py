@@ -192,3 +192,36 @@ def test_step_counters_live_in_one_tensor_and_follow_changes():
     step()
     assert len(storages()) == 1
     assert [int(ours_opt.state[p]["step"]) for p in ours] == [5, 4, 5, 5]
+
+
+def test_generated_code_is_called_directly_until_the_inputs_change():
+    """编译之后每步直接调用生成的代码；输入的布局一变（这里换成转置存放的梯度），守卫不通过，
+    回到 torch.compile 重新编译——结果始终与 foreach 路径一致。"""
+    gen = torch.Generator().manual_seed(2)
+    fused = [torch.randn(s, generator=gen).requires_grad_() for s in [(4, 3), (6, 5)]]
+    plain = [p.detach().clone().requires_grad_() for p in fused]
+    options = {"lr": 0.1, "momentum": 0.9}
+    fused_opt = optlab.SGD(fused, fused=True, **options)
+    plain_opt = optlab.SGD(plain, foreach=True, **options)
+
+    def step(transposed=False):
+        for a, b in zip(fused, plain):
+            grad = torch.randn(a.shape[::-1], generator=gen).t() if transposed else None
+            grad = torch.randn(a.shape, generator=gen) if grad is None else grad
+            a.grad, b.grad = grad, grad.clone()
+        fused_opt.step()
+        plain_opt.step()
+        for a, b in zip(fused, plain):
+            torch.testing.assert_close(a, b)
+
+    for _ in range(3):
+        step()
+    kernel = next(v for k, v in _fused._compiled.items() if k[0] == "sgd_kernel" and k[3] == 2)
+    code, where, guard = kernel._direct
+    calls = []
+    kernel._direct = (lambda *inputs: calls.append(code(*inputs)), where, guard)
+    step()
+    assert len(calls) == 1  # 直接调用了生成的代码
+    step(transposed=True)
+    assert len(calls) == 1  # 梯度的步长变了：没有直接调用，而是重新编译
+    assert kernel._direct is not None and kernel._direct[0] is not code
