@@ -199,6 +199,8 @@ def _adam_args(optimizer, group, params, grads, states):
 
 
 def _adagrad_args(optimizer, group, params, grads, states):
+    # Adagrad 在构造时就建好状态，基类“建状态时检查 fused 的输入”的时机不会到来：每步在这里检查
+    optimizer._check_fused(group)
     lr, lr_decay = _float(group["lr"]), _float(group["lr_decay"])
     clrs = lr / (1 + (_advance_steps(optimizer, states) - 1) * lr_decay)
     args = (
