@@ -217,9 +217,9 @@ def test_generated_code_is_called_directly_until_the_inputs_change():
     for _ in range(3):
         step()
     kernel = next(v for k, v in _fused._compiled.items() if k[0] == "sgd_kernel" and k[3] == 2)
-    code, where, guard = kernel._direct
+    code, pick, guard = kernel._direct
     calls = []
-    kernel._direct = (lambda *inputs: calls.append(code(*inputs)), where, guard)
+    kernel._direct = (lambda *inputs: calls.append(code(*inputs)), pick, guard)
     step()
     assert len(calls) == 1  # 直接调用了生成的代码
     step(transposed=True)
