@@ -7,11 +7,15 @@ torch 为 SGD、Adam、AdamW、Adagrad 手写了 fused 内核：每个元素的 
 
 几点约定：
 
-* **只编译一次**。编译结果按（算法、设备、dtype、张量个数、改变计算图的选项）缓存，形状由
-  编译结果自带的守卫检查；学习率等超参数是计算图的输入而不是常量，所以调度器改学习率不会
-  触发重新编译。第一次 ``step()`` 要付编译的代价：几个小张量几秒，ResNet-18 的 62 个张量或
-  400 个小张量要几十秒（张量越多，生成和编译的内核越多）；之后每步只是调用已编译的内核。
-  Inductor 还把结果缓存在磁盘上，同一台机器上的下一个进程快得多。
+* **只编译一次**。编译结果按（算法、设备、dtype、张量个数、改变计算图的选项）缓存；学习率等超参数
+  是计算图的输入而不是常量，所以调度器改学习率不会触发重新编译。第一次 ``step()`` 要付编译的代价：
+  几个张量几秒；ResNet-18 的 62 个张量十几到几十秒；几百个形状各不相同的小张量要一两分钟（每种形状
+  生成一段 C++ 代码）。Inductor 把生成的代码缓存在磁盘上，同一台机器上的下一个进程只剩追踪公式的
+  几秒到十几秒。
+* **之后直接调用生成的代码**。经 ``torch.compile`` 调用时，dynamo 每次都要在 Python 里把参数列表拆成
+  一个个张量、逐个核对守卫；几百个小张量时这比内核本身还慢。所以编译时记下 Inductor 生成的代码，
+  之后每步用一个 C++ 张量守卫一次核对全部输入（dtype、设备、形状、步长），通过就直接调用它
+  （见 :class:`CompiledKernel`）。同理，各参数的 ``step`` 计数器放在同一个一维张量里，一次加法推进全部。
 * **数值与 torch 的 fused 内核一致**：每个参数一个的标量（偏差修正、步长）在调用内核前用
   float64 算好；float16/bfloat16 参数读入后在 float32 里计算，写回时再舍入（torch 的内核同样如此）。
 * **没有编译器时退回 foreach**：例如机器上没有 C++ 编译器，或 Python 版本不受 ``torch.compile``
@@ -22,8 +26,12 @@ torch 为 SGD、Adam、AdamW、Adagrad 手写了 fused 内核：每个元素的 
 
 from __future__ import annotations
 
+import inspect
+import operator
+import re
 import types
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -120,7 +128,7 @@ def _scalars(*values: Any) -> list:
     return [None if v is None else torch.tensor(_float(v), dtype=torch.float64) for v in values]
 
 
-def _sgd_args(group, params, grads, states):
+def _sgd_args(optimizer, group, params, grads, states):
     momentum = _float(group["momentum"])
     bufs = None
     if momentum != 0:
@@ -132,21 +140,54 @@ def _sgd_args(group, params, grads, states):
     return args, {"nesterov": bool(group["nesterov"])}
 
 
-def _advance_steps(states) -> torch.Tensor:
-    """各参数的 ``step`` 加 1（一次多张量调用），再排成一维 float64 张量。
+#: 每个优化器一份（随优化器回收）：一组 step 视图的 id → (这些视图, 它们共同所在的一维张量)
+_packed_steps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _packed(optimizer: Any, states: list, steps: list) -> torch.Tensor | None:
+    """这些参数的 step 计数器所在的同一个一维张量；第一次时把它们搬进去（值不变）。
+
+    搬过之后 ``state["step"]`` 是这个一维张量的 0 维视图：状态的布局、dtype、取值都与原来相同，
+    但推进全部计数器只要一次加法。几百个小张量时，逐个加 1 本身就要半毫秒，比融合内核还慢。
+    计数器不是同样 dtype、设备的 0 维张量时（例如刚载入的旧检查点）返回 None，照逐个的办法做。
+    """
+    first = steps[0]
+    if any(s.dim() or s.dtype != first.dtype or s.device != first.device for s in steps):
+        return None
+    packed = _packed_steps.setdefault(optimizer, {})
+    hit = packed.get(tuple(map(id, steps)))
+    if hit is not None:
+        return hit[1]
+    flat = torch.stack(steps)
+    views = flat.unbind()
+    for state, view in zip(states, views):
+        state["step"] = view
+    if len(packed) > 64:  # 参与的参数反复变化时，丢掉早已不在状态里的旧视图
+        packed.clear()
+    packed[tuple(map(id, views))] = (views, flat)
+    return flat
+
+
+def _advance_steps(optimizer: Any, states: list) -> torch.Tensor:
+    """各参数的 ``step`` 加 1，返回排成一维的 float64 张量。
 
     每个参数一个的标量（偏差修正、步长）在调用内核之前用它算好：这几次运算只涉及几百个数；
     若留在内核里，编译器会把幂运算内联进逐元素的循环，每个元素都重算一遍。
     """
     steps = [s["step"] for s in states]
-    torch._foreach_add_(steps, 1)
-    return torch.stack(steps).to(torch.float64)
+    flat = None if torch.compiler.is_compiling() else _packed(optimizer, states, steps)
+    if flat is None:
+        torch._foreach_add_(steps, 1)
+        flat = torch.stack(steps)
+    else:
+        flat.add_(1)
+    return flat.to(torch.float64)
 
 
-def _adam_args(group, params, grads, states):
+def _adam_args(optimizer, group, params, grads, states):
     lr, eps = _float(group["lr"]), _float(group["eps"])
     beta1, beta2 = (_float(b) for b in group["betas"])
-    t = _advance_steps(states)
+    t = _advance_steps(optimizer, states)
     step_sizes = lr / (1 - beta1**t)
     bias2_sqrts = (1 - beta2**t).sqrt()
     max_sqs = [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else None
@@ -158,9 +199,11 @@ def _adam_args(group, params, grads, states):
     return args, {"decoupled": bool(group.get("decoupled_weight_decay", False))}
 
 
-def _adagrad_args(group, params, grads, states):
+def _adagrad_args(optimizer, group, params, grads, states):
+    # Adagrad 在构造时就建好状态，基类“建状态时检查 fused 的输入”的时机不会到来：每步在这里检查
+    optimizer._check_fused(group)
     lr, lr_decay = _float(group["lr"]), _float(group["lr_decay"])
-    clrs = lr / (1 + (_advance_steps(states) - 1) * lr_decay)
+    clrs = lr / (1 + (_advance_steps(optimizer, states) - 1) * lr_decay)
     args = (
         params, grads, [s["sum"] for s in states], clrs,
         *_scalars(_nonzero(_float(group["weight_decay"])), group["eps"]),
@@ -187,7 +230,10 @@ def kernel_for(optimizer_class: type) -> tuple[Callable, Callable] | None:
 #: 为 False 时 fused=True 直接走 foreach 路径、不编译（测试套件用它：逐个选项组合核对 fused 的
 #: 语义时，每种组合都编译一次要花几秒；编译内核本身由 tests/test_fused.py 核对）
 COMPILE = True
-_compiled: dict[tuple, Callable] = {}
+#: 交给 Inductor 的选项。size_asserts：生成的代码每次调用都逐个检查输入的形状与步长——dynamo 的
+#: 守卫已经检查过同样的东西；几百个小张量时这一遍重复检查占一步的三成，所以关掉。
+COMPILE_OPTIONS: dict = {"size_asserts": False}
+_compiled: dict[tuple, CompiledKernel] = {}
 _unavailable: str | None = None  # 编译器不可用的原因；非 None 后不再尝试
 
 
@@ -201,12 +247,112 @@ def _fresh_copy(fn: Callable) -> Callable:
     return copy
 
 
-def compiled_kernel(kernel: Callable, key: tuple) -> Callable:
+_GRAPH_INPUT = re.compile(r"L\['(\w+)'\](?:\[(\d+)\])?")
+
+
+class CompiledKernel:
+    """一个公式的编译版本：第一次调用时编译，之后直接调用 Inductor 生成的代码。
+
+    经 ``torch.compile`` 调用时，dynamo 先在 Python 里把参数列表拆成几百个张量，再逐个核对守卫；
+    几百个小张量时，这一趟比融合内核本身还慢。所以编译时记下生成的代码、它的每个输入取自哪个
+    参数，并为这些输入建一个张量守卫（dynamo 自己的 C++ 检查：dtype、设备、形状、步长、是否要求
+    梯度）；之后每步用它一次核对全部输入，通过就直接调用生成的代码，不通过（例如换了形状）就回到
+    ``torch.compile``，由它照常重新编译。
+    """
+
+    def __init__(self, kernel: Callable) -> None:
+        self._names = list(inspect.signature(kernel).parameters)
+        self._traced = torch.compile(
+            _fresh_copy(kernel), backend=self._compile, dynamic=False, fullgraph=True
+        )
+        # (生成的代码, 每个输入的取法 (第几个参数, 列表下标或 None), 编译时各输入的守卫)
+        self._direct: tuple[Callable, list, Any] | None = None
+
+    def _compile(self, graph: torch.fx.GraphModule, example_inputs: list) -> Callable:
+        from torch._inductor.compile_fx import compile_fx
+
+        code = compile_fx(graph, example_inputs, config_patches=COMPILE_OPTIONS)
+        where = [self._where(node) for node in graph.graph.find_nodes(op="placeholder")]
+        if None in where:
+            self._direct = None
+        else:
+            self._direct = (code, _InputPicker(where), _tensor_guard(example_inputs))
+        return code
+
+    def _where(self, node: torch.fx.Node) -> tuple[int, int | None] | None:
+        """计算图的一个输入取自内核的哪个参数（如 ``L['params'][3]``）；认不出时为 None。"""
+        graph_arg = node.meta.get("grapharg")
+        match = graph_arg is not None and _GRAPH_INPUT.fullmatch(graph_arg.source.name)
+        if not match or match[1] not in self._names:
+            return None
+        return self._names.index(match[1]), None if match[2] is None else int(match[2])
+
+    def __call__(self, *args: Any, **flags: Any) -> None:
+        if self._direct is not None and not torch.is_grad_enabled():
+            code, pick, guard = self._direct
+            inputs = pick(args)
+            if inputs is not None and guard.check(*inputs):
+                code(*inputs)
+                return
+        self._traced(*args, **flags)
+
+
+class _InputPicker:
+    """按编译时记下的取法，从内核的参数里取出生成代码的输入。
+
+    先把参数（张量列表与单个张量）首尾相接成一个列表，再用一个 ``itemgetter`` 按下标取：
+    几百个张量时，这比逐个 ``args[i][k]`` 快好几倍。列表长度变了就重新算下标。
+    """
+
+    def __init__(self, where: list[tuple[int, int | None]]) -> None:
+        self._where = where
+        self._lengths: list | None = None
+        self._get: Callable | None = None
+
+    def __call__(self, args: tuple) -> tuple | None:
+        flat: list = []
+        lengths = []
+        for arg in args:
+            if isinstance(arg, list):
+                flat += arg
+                lengths.append(len(arg))
+            else:
+                flat.append(arg)
+                lengths.append(None)
+        if lengths != self._lengths:
+            self._lengths, self._get = lengths, self._getter(lengths)
+        return None if self._get is None else self._get(flat)
+
+    def _getter(self, lengths: list) -> Callable | None:
+        starts, position = [], 0
+        for length in lengths:
+            starts.append(position)
+            position += 1 if length is None else length
+        indices = []
+        for i, k in self._where:
+            if (k is None) != (lengths[i] is None) or (k is not None and k >= lengths[i]):
+                return None  # 参数的结构与编译时不同：交给 torch.compile
+            indices.append(starts[i] + (k or 0))
+        get = operator.itemgetter(*indices)
+        return get if len(indices) > 1 else lambda flat: (get(flat),)
+
+
+def _tensor_guard(tensors: list) -> Any:
+    """这些张量的 dtype、设备、形状、步长与求导属性的 C++ 守卫（dynamo 用的同一个类）。"""
+    from torch._C._dynamo.guards import TensorGuards
+
+    return TensorGuards(
+        *tensors,
+        dynamic_dims_sizes=[list(t.shape) for t in tensors],
+        dynamic_dims_strides=[list(t.stride()) for t in tensors],
+    )
+
+
+def compiled_kernel(kernel: Callable, key: tuple) -> CompiledKernel:
     """``kernel`` 针对 ``key`` 的编译版本（只建一次）。"""
     fn = _compiled.get(key)
     if fn is None:
-        fn = torch.compile(_fresh_copy(kernel), dynamic=False, fullgraph=True)
-        _compiled[key] = fn
+        fn = _compiled[key] = CompiledKernel(kernel)
     return fn
 
 
@@ -238,7 +384,7 @@ def fused_update(
         if reason is not None:
             _disable(reason)
         else:
-            prepared = entry[1](group, params, grads, states)
+            prepared = entry[1](optimizer, group, params, grads, states)
     if prepared is None:
         optimizer.update_foreach(group, params, grads, states)
         return

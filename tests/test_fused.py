@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 
@@ -152,3 +153,75 @@ def test_fused_flag_only_compiles_for_the_four():
         _fused.kernel_for(optlab.SGD) is not None and _fused.kernel_for(optlab.Adagrad) is not None
     )
     assert _fused.kernel_for(optlab.RMSprop) is None
+
+
+def test_step_counters_live_in_one_tensor_and_follow_changes():
+    """fused 时各参数的 ``step`` 是同一个一维张量的视图（一次加法推进全部）。
+
+    参与的参数变化（某步有参数没有梯度）、载入别处的 state_dict 之后，计数器照样与 torch 一致。
+    """
+    gen = torch.Generator().manual_seed(1)
+    shapes = SHAPES
+    ours = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    ours_opt = optlab.Adam(ours, lr=0.01, fused=True)
+    theirs_opt = torch.optim.Adam(theirs, lr=0.01, fused=True)
+
+    def step(skip=None):
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            grad = None if i == skip else torch.randn(a.shape, generator=gen)
+            a.grad, b.grad = grad, None if grad is None else grad.clone()
+        ours_opt.step()
+        theirs_opt.step()
+        for a, b in zip(ours, theirs):
+            torch.testing.assert_close(a, b)
+        for a, b in zip(ours, theirs):
+            torch.testing.assert_close(ours_opt.state[a], theirs_opt.state[b])
+
+    def storages():
+        return {ours_opt.state[p]["step"].untyped_storage().data_ptr() for p in ours}
+
+    step()
+    step()
+    assert len(storages()) == 1  # 四个计数器在同一个张量里
+    step(skip=1)  # 第二个参数这一步没有梯度：它的计数器停在 2，其余到 3
+    assert [int(ours_opt.state[p]["step"]) for p in ours] == [3, 2, 3, 3]
+    step()
+    # 载入的是各自独立的张量（深拷贝：state_dict 给出的是 torch 优化器自己的状态张量）
+    ours_opt.load_state_dict(copy.deepcopy(theirs_opt.state_dict()))
+    step()
+    assert len(storages()) == 1
+    assert [int(ours_opt.state[p]["step"]) for p in ours] == [5, 4, 5, 5]
+
+
+def test_generated_code_is_called_directly_until_the_inputs_change():
+    """编译之后每步直接调用生成的代码；输入的布局一变（这里换成转置存放的梯度），守卫不通过，
+    回到 torch.compile 重新编译——结果始终与 foreach 路径一致。"""
+    gen = torch.Generator().manual_seed(2)
+    fused = [torch.randn(s, generator=gen).requires_grad_() for s in [(4, 3), (6, 5)]]
+    plain = [p.detach().clone().requires_grad_() for p in fused]
+    options = {"lr": 0.1, "momentum": 0.9}
+    fused_opt = optlab.SGD(fused, fused=True, **options)
+    plain_opt = optlab.SGD(plain, foreach=True, **options)
+
+    def step(transposed=False):
+        for a, b in zip(fused, plain):
+            grad = torch.randn(a.shape[::-1], generator=gen).t() if transposed else None
+            grad = torch.randn(a.shape, generator=gen) if grad is None else grad
+            a.grad, b.grad = grad, grad.clone()
+        fused_opt.step()
+        plain_opt.step()
+        for a, b in zip(fused, plain):
+            torch.testing.assert_close(a, b)
+
+    for _ in range(3):
+        step()
+    kernel = next(v for k, v in _fused._compiled.items() if k[0] == "sgd_kernel" and k[3] == 2)
+    code, pick, guard = kernel._direct
+    calls = []
+    kernel._direct = (lambda *inputs: calls.append(code(*inputs)), pick, guard)
+    step()
+    assert len(calls) == 1  # 直接调用了生成的代码
+    step(transposed=True)
+    assert len(calls) == 1  # 梯度的步长变了：没有直接调用，而是重新编译
+    assert kernel._direct is not None and kernel._direct[0] is not code
