@@ -365,25 +365,10 @@ def _would_compile(*args, **kwargs):
     raise _WouldCompile
 
 
-# optlab 的编译版 fused Adagrad 不检查复数参数（torch 在 step 时抛 RuntimeError）：待修
-_FUSED_KNOWN_BUGS = {("Adagrad", torch.complex64)}
-
-
 @pytest.mark.parametrize(
     "spec, bad",
     [
-        pytest.param(
-            spec,
-            bad,
-            id=f"{spec.name}-{i}",
-            marks=[
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="编译版 fused Adagrad 跳过了 Adagrad._check_fused，复数参数没有被拒绝",
-                )
-            ]
-            * ((spec.name, bad.dtype) in _FUSED_KNOWN_BUGS),
-        )
+        pytest.param(spec, bad, id=f"{spec.name}-{i}")
         for spec in REGISTRY
         for i, bad in enumerate(spec.bad)
         if bad.options.get("fused")
