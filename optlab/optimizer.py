@@ -539,8 +539,11 @@ class Optimizer(torch.optim.Optimizer):
         return torch.tensor(0.0, dtype=scalar_dtype())
 
     def check_capturable_devices(self, group: dict[str, Any], params: list, steps: list) -> None:
-        """capturable=True 时，参数与 step 必须在支持图捕获的设备上（与 torch 一样用断言）."""
-        if not group.get("capturable") or group.get("fused"):
+        """capturable=True 时，参数与 step 必须在支持图捕获的设备上（与 torch 一样用断言）.
+
+        与 torch 一样，编译时不检查（torch.compile 本身就不同步，CPU 上也可以 capturable）。
+        """
+        if not group.get("capturable") or group.get("fused") or torch.compiler.is_compiling():
             return  # torch 的 fused 内核自己管理设备，不做这项检查
         for p, step in zip(params, steps):
             assert p.device.type == step.device.type and p.device.type in _CAPTURABLE_DEVICES, (
