@@ -35,7 +35,9 @@ class Adagrad(Optimizer):
 
     论文：*Adaptive Subgradient Methods for Online Learning and Stochastic Optimization*（JMLR 2011）。
     状态 ``sum`` 在构造优化器时就建好（与 torch 相同，state_dict 立刻可见）。
-    稀疏梯度（如 ``nn.Embedding(sparse=True)``）只更新出现过的行；``fused=True`` 走 foreach 路径。
+    稀疏梯度（如 ``nn.Embedding(sparse=True)``）只更新出现过的行。
+    ``fused=True`` 运行由 ``torch.compile`` 从逐张量公式编译出的融合内核（见 ``optlab._fused``），
+    数值与 torch 的 fused 内核一致到 torch 自己在 fused 与 foreach 之间允许的容差。
     """
 
     number_hyperparams = ("weight_decay",)  # torch 的 for-loop 把它们当作数用

@@ -24,10 +24,10 @@ class Rprop(Optimizer):
         & \textbf{初始化：} g^{prev}_0 \leftarrow 0,\; \eta_0 \leftarrow \gamma \\
         & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
         & \textbf{对每个坐标 } i: \\
-        & \quad \textbf{if } g^{prev,i} g^i_t > 0:\; \eta^i_t \leftarrow \min(\eta^i_{t-1}\eta_+, \Gamma_{\max}) \\
-        & \quad \textbf{elif } g^{prev,i} g^i_t < 0:\; \eta^i_t \leftarrow \max(\eta^i_{t-1}\eta_-, \Gamma_{\min}),\;
-            g^i_t \leftarrow 0 \\
-        & \quad \textbf{else}:\; \eta^i_t \leftarrow \eta^i_{t-1} \\
+        & \quad \textbf{if } g^{prev,i} g^i_t > 0:\; s^i \leftarrow \eta_+ \\
+        & \quad \textbf{elif } g^{prev,i} g^i_t < 0:\; s^i \leftarrow \eta_-,\; g^i_t \leftarrow 0 \\
+        & \quad \textbf{else}:\; s^i \leftarrow 1 \\
+        & \quad \eta^i_t \leftarrow \min(\max(\eta^i_{t-1} s^i, \Gamma_{\min}), \Gamma_{\max}) \\
         & \theta_t \leftarrow \theta_{t-1} - \eta_t \operatorname{sign}(g_t), \qquad g^{prev} \leftarrow g_t
         \end{aligned}
 
