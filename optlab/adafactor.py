@@ -162,7 +162,7 @@ class Adafactor(Optimizer):
         eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
         keep = group["tensor_steps"]
         for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
+            state["step"].add_(1)  # t ← t + 1（原地加：不把张量重新存回状态字典）
             t = state["step"] if keep else state["step"].item()
             one_minus_beta2, alpha = self._schedule(group, t, param)
             apply_weight_decay(param, grad, lr, weight_decay, decoupled=True)

@@ -107,7 +107,7 @@ class Adagrad(Optimizer):
         eps, weight_decay = group["eps"], group["weight_decay"]
         differentiable = group["differentiable"]
         for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
+            state["step"].add_(1)  # t ← t + 1（原地加：不把张量重新存回状态字典）
             t = state["step"] if group["tensor_steps"] else state["step"].item()
             clr = lr / (1 + (t - 1) * lr_decay)
             state_sum = state["sum"]

@@ -384,10 +384,21 @@ class Optimizer(torch.optim.Optimizer):
                 loss = closure()
         with torch.set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
+                if torch.compiler.is_compiling():
+                    self._init_group(group)
                 params, grads, states = self.collect(group)
                 if params:
                     self.dispatch(group, params, grads, states)
         return loss
+
+    def _init_group(self, group: dict[str, Any]) -> None:
+        """编译时（``torch.compile``）每组先调用一次：建好本组缺的状态。
+
+        dynamo 认得这个名字（torch.optim 的各算法也有它）：追踪 step 时它不被追踪，而是
+        直接运行；之后 dynamo 把状态张量当作地址固定的输入，每步只核对它们是不是同一批
+        张量，而不是逐个核对形状、dtype 与步幅——参数多时这省下大部分守卫检查。
+        """
+        self.collect(group)
 
     def init_state(self, group: dict[str, Any], param: torch.Tensor) -> dict[str, Any] | None:
         """第一次见到参数时建立状态；子类覆盖。返回 None 表示不保存任何状态。"""

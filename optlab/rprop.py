@@ -91,7 +91,7 @@ class Rprop(Optimizer):
         differentiable = group["differentiable"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
+            state["step"].add_(1)  # t ← t + 1（原地加：不把张量重新存回状态字典）
             prev, step_size = state["prev"], state["step_size"]
             # prev 稍后会被原地覆盖，求导时要先复制一份留给反向传播
             factor = grad * (prev.clone() if differentiable else prev)
