@@ -1,6 +1,7 @@
 """``torch.compile(optimizer.step)``：图断点不多于 torch.optim，编译后的一步与 eager 相同。
 
 图断点用 dynamo 的计数器数（``backend="eager"`` 只做追踪、不生成代码，每个情形不到一秒）；
+另查编译后的一步与 torch 一样把状态当作地址固定的输入、计算图不多输出张量（两者都关系到编译后 step 的速度）；
 编译结果与 eager 的对照只用一两个 Inductor 情形（每个要编译几秒），其余用 ``aot_eager``。
 """
 
@@ -185,3 +186,44 @@ def test_compiled_step_equals_eager(name, options, backend):
     for a, b in zip(eager, compiled):
         for key, value in eager_opt.state[a].items():
             torch.testing.assert_close(compiled_opt.state[b][key], value)
+
+
+def _graph_outputs(optimizer) -> int:
+    """编译一次 ``optimizer.step``，返回 dynamo 交出的各个计算图一共有几个输出。
+
+    优化器的一步只原地修改参数与状态，图本不必输出任何张量；多出的输出（例如把 step 张量
+    重新存回状态字典）每一步都要在图外面写回，张量多时明显拖慢编译后的 step。
+    """
+    outputs = []
+
+    def backend(gm, example_inputs):
+        (result,) = [node.args[0] for node in gm.graph.nodes if node.op == "output"]
+        outputs.append(len(result) if isinstance(result, (tuple, list)) else 1)
+        return gm.forward
+
+    torch._dynamo.reset()
+    torch.compile(optimizer.step, backend=backend)()
+    return sum(outputs)
+
+
+@pytest.mark.parametrize("foreach", [None, True], ids=["default", "foreach"])
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_compiled_step_state_is_static_and_graph_outputs_nothing_extra(name, foreach):
+    """与 torch.optim 一样：编译时状态张量是地址固定的输入（dynamo 只按身份核对它们），
+    计算图的输出不比 torch 多。"""
+    kwargs = {"lr": 0.01, "momentum": 0.9} if name == "SGD" else {"lr": 0.01}
+    if foreach:
+        kwargs["foreach"] = True
+    outputs = {}
+    for module in (torch.optim, optlab):
+        opt = getattr(module, name)(_params(), **kwargs)
+        opt.step()
+        outputs[module.__name__] = _graph_outputs(opt)
+        static = {
+            key: torch._dynamo.utils.get_static_address_type(value)
+            for state in opt.state.values()
+            for key, value in state.items()
+            if isinstance(value, torch.Tensor)
+        }
+        assert all(kind is not None for kind in static.values()), (module.__name__, static)
+    assert outputs["optlab"] <= outputs["torch.optim"], outputs
