@@ -67,7 +67,7 @@ def apply_weight_decay(
 def apply_weight_decay_foreach(
     params: Tensors, grads: Tensors, lr: Any, weight_decay: Any, decoupled: bool = False
 ) -> Tensors:
-    """:func:`weight_decay` 的 foreach 形式。"""
+    """:func:`apply_weight_decay` 的 foreach 形式。"""
     if weight_decay == 0:
         return grads
     if decoupled:

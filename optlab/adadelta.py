@@ -79,7 +79,7 @@ class Adadelta(Optimizer):
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
+            state["step"].add_(1)  # t ← t + 1（原地加：不把张量重新存回状态字典）
             grad = apply_weight_decay(param, grad, lr, group["weight_decay"])
             v = ema_sq_(state["square_avg"], grad, rho)
             std = v.add(eps).sqrt_()

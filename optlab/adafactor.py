@@ -20,6 +20,23 @@ def _mean_square(grad: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.linalg.vector_norm(grad, dim=dim, keepdim=True).square_().div_(grad.size(dim))
 
 
+# 步长里的几个标量：eager 时与 torch 一样取成 Python 数（双精度）；编译时 t 是 step 张量，
+# 它们都留作 0 维张量，免得 .item() 或 Python 的 min/max 比较张量而断开计算图。
+def _norm(x: torch.Tensor, keep: bool) -> torch.Tensor | float:
+    r""":math:`\lVert x \rVert_2`：``keep`` 时是 0 维张量，否则 Python 数。"""
+    return x.norm(2) if keep else x.norm(2).item()
+
+
+def _min(a, b):
+    """``min(a, b)``，b 可以是 0 维张量。"""
+    return torch.clamp(b, max=a) if isinstance(b, torch.Tensor) else min(a, b)
+
+
+def _max(a, b):
+    """``max(a, b)``，b 可以是 0 维张量。"""
+    return torch.clamp(b, min=a) if isinstance(b, torch.Tensor) else max(a, b)
+
+
 class Adafactor(Optimizer):
     r"""Adafactor（Shazeer & Stern, 2018，《Adaptive Learning Rates with Sublinear Memory Cost》）。
 
@@ -127,11 +144,15 @@ class Adafactor(Optimizer):
         return torch.finfo(first.dtype).eps
 
     @staticmethod
-    def _schedule(group, step: float, param: torch.Tensor) -> tuple[float, float]:
-        """返回 (1 - β̂₂, α)：β̂₂ 随步数趋近 1，α = 相对步长 × 参数 RMS。"""
+    def _schedule(group, step, param: torch.Tensor) -> tuple:
+        """返回 (1 - β̂₂, α)：β̂₂ 随步数趋近 1，α = 相对步长 × 参数 RMS。
+
+        ``step`` 是 Python 数（eager）或 step 张量（编译时，结果也是 0 维张量）。
+        """
+        keep = isinstance(step, torch.Tensor)
         one_minus_beta2 = step ** group["beta2_decay"]
-        rho = min(group["lr"], 1 / step**0.5)  # 张量 lr 保持张量（与 torch 的舍入一致）
-        alpha = max(group["eps"][1], param.norm(2).item() / param.numel() ** 0.5) * rho
+        rho = _min(group["lr"], 1 / step**0.5)  # 张量 lr 保持张量（与 torch 的舍入一致）
+        alpha = _max(group["eps"][1], _norm(param, keep) / param.numel() ** 0.5) * rho
         return one_minus_beta2, alpha
 
     def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
@@ -139,9 +160,11 @@ class Adafactor(Optimizer):
             raise RuntimeError("Adafactor does not support complex parameters")
         self._check_steps(states)
         eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
+        keep = group["tensor_steps"]
         for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
-            one_minus_beta2, alpha = self._schedule(group, state["step"].item(), param)
+            state["step"].add_(1)  # t ← t + 1（原地加：不把张量重新存回状态字典）
+            t = state["step"] if keep else state["step"].item()
+            one_minus_beta2, alpha = self._schedule(group, t, param)
             apply_weight_decay(param, grad, lr, weight_decay, decoupled=True)
 
             if grad.dim() > 1:
@@ -157,7 +180,7 @@ class Adafactor(Optimizer):
 
             update = var_estimate.clamp_(min=eps1 * eps1).rsqrt_().mul_(grad)
             # 更新裁剪：RMS(U) 超过 d 时整体缩小
-            clip = max(1.0, update.norm(2).item() / (update.numel() ** 0.5 * group["d"]))
+            clip = _max(1.0, _norm(update, keep) / (update.numel() ** 0.5 * group["d"]))
             param.add_(update, alpha=-alpha / clip)
 
     def update_foreach(
@@ -166,11 +189,11 @@ class Adafactor(Optimizer):
         if any(torch.is_complex(p) for p in params):
             raise RuntimeError("Adafactor does not support complex parameters")
         self._check_steps(states)
-        steps = [s["step"] for s in states]
         eps1, lr, weight_decay = self._eps1(group, params), group["lr"], group["weight_decay"]
-        torch._foreach_add_(steps, 1.0)
+        keep = group["tensor_steps"]
+        steps = self.advance_steps(group, params, states)
         one_minus_beta2s, alphas = zip(
-            *(self._schedule(group, s.item(), p) for s, p in zip(steps, params))
+            *(self._schedule(group, t, p) for t, p in zip(steps, params))
         )
         apply_weight_decay_foreach(params, grads, lr, weight_decay, decoupled=True)
 
@@ -199,7 +222,8 @@ class Adafactor(Optimizer):
         torch._foreach_rsqrt_(updates)
         torch._foreach_mul_(updates, grads)
         clips = [
-            max(1.0, u.norm(2).item() / (u.numel() ** 0.5 * group["d"])) for u in updates
+            _max(1.0, _norm(u, keep) / (u.numel() ** 0.5 * group["d"])) for u in updates
         ]
-        torch._foreach_mul_(updates, [as_float(-a / c) for a, c in zip(alphas, clips)])
+        scales = [-a / c for a, c in zip(alphas, clips)]
+        torch._foreach_mul_(updates, scales if keep else [as_float(s) for s in scales])
         torch._foreach_add_(params, updates)

@@ -35,7 +35,9 @@ class Adagrad(Optimizer):
 
     论文：*Adaptive Subgradient Methods for Online Learning and Stochastic Optimization*（JMLR 2011）。
     状态 ``sum`` 在构造优化器时就建好（与 torch 相同，state_dict 立刻可见）。
-    稀疏梯度（如 ``nn.Embedding(sparse=True)``）只更新出现过的行；``fused=True`` 走 foreach 路径。
+    稀疏梯度（如 ``nn.Embedding(sparse=True)``）只更新出现过的行。
+    ``fused=True`` 运行由 ``torch.compile`` 从逐张量公式编译出的融合内核（见 ``optlab._fused``），
+    数值与 torch 的 fused 内核一致到 torch 自己在 fused 与 foreach 之间允许的容差。
     """
 
     number_hyperparams = ("weight_decay",)  # torch 的 for-loop 把它们当作数用
@@ -95,14 +97,19 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
+    def tensor_policy(self, group):
+        # 与 torch 一样：t 取成 Python 数（differentiable 时也是）；编译时基类改为保持张量
+        return bool(group["differentiable"]), False
+
     def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
         # lr 原样参与运算：张量 lr 与 torch 一样被当作数使用
         lr, lr_decay = group["lr"], group["lr_decay"]
         eps, weight_decay = group["eps"], group["weight_decay"]
         differentiable = group["differentiable"]
         for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
-            clr = lr / (1 + (state["step"].item() - 1) * lr_decay)
+            state["step"].add_(1)  # t ← t + 1（原地加：不把张量重新存回状态字典）
+            t = state["step"] if group["tensor_steps"] else state["step"].item()
+            clr = lr / (1 + (t - 1) * lr_decay)
             state_sum = state["sum"]
             if grad.is_sparse:
                 if weight_decay != 0:
@@ -136,16 +143,18 @@ class Adagrad(Optimizer):
             self._check_fused(group)
         lr, lr_decay = as_float(group["lr"]), group["lr_decay"]
         eps, weight_decay = group["eps"], group["weight_decay"]
-        steps = [s["step"] for s in states]
         sums = [s["sum"] for s in states]
 
-        torch._foreach_add_(steps, 1)
+        steps = self.advance_steps(group, params, states)
         grads = apply_weight_decay_foreach(params, grads, lr, weight_decay)
         torch._foreach_addcmul_(sums, grads, grads, 1)
         std = torch._foreach_sqrt(sums)
         torch._foreach_add_(std, eps)
-        minus_clr = [-lr / (1 + (s.item() - 1) * lr_decay) for s in steps]
-        torch._foreach_addcdiv_(params, grads, std, minus_clr)
+        minus_clr = [-lr / (1 + (t - 1) * lr_decay) for t in steps]
+        if group["tensor_steps"]:  # 编译时步长是张量：_foreach_addcdiv_ 只收数，分开写
+            torch._foreach_add_(params, torch._foreach_mul(torch._foreach_div(grads, std), minus_clr))
+        else:
+            torch._foreach_addcdiv_(params, grads, std, minus_clr)
 
     @staticmethod
     def _check_fused(group):

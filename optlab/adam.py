@@ -55,7 +55,8 @@ class Adam(Optimizer):
 
     实现时把两个偏差修正合进步长：:math:`\theta_t \leftarrow \theta_{t-1} -
     \frac{\gamma}{1-\beta_1^t}\, m_t / (\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon)`。
-    ``fused=True`` 走与 foreach 相同的多张量路径，数值与 foreach 一致。
+    ``fused=True`` 运行由 ``torch.compile`` 从逐张量公式编译出的融合内核（见 ``optlab._fused``），
+    数值与 torch 的 fused 内核一致到 torch 自己在 fused 与 foreach 之间允许的容差。
     """
 
     def __init__(

@@ -20,7 +20,8 @@ class AdamW(Adam):
             \qquad(\text{衰减直接作用在参数上，不进梯度}) \\
         & m_t \leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
           v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
-        & \textbf{if amsgrad}: \; v_t \leftarrow \max(v^{\max}_{t-1}, v_t) =: v^{\max}_t \\
+        & \textbf{if amsgrad}: \; v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t)
+            \qquad(\text{下一行的 } v_t \text{ 换成 } v^{\max}_t) \\
         & \theta_t \leftarrow \theta_{t-1} - \gamma\, \frac{m_t / (1-\beta_1^t)}
             {\sqrt{v_t / (1-\beta_2^t)} + \epsilon}
         \end{aligned}

@@ -88,7 +88,7 @@ class ASGD(Optimizer):
         """
         lr, lambd, alpha, t0 = group["lr"], group["lambd"], group["alpha"], group["t0"]
         lr = as_float(lr)  # 与 torch 一样，张量 lr 在这里只当作数（eta 不连着 lr 的计算图）
-        if group["capturable"]:  # 全程张量运算，不把 step 同步回 CPU
+        if group["tensor_steps"]:  # 全程张量运算，不把 step 同步回 CPU
             eta.copy_(lr / ((1 + lambd * lr * step_t) ** alpha))
             mu.copy_(1 / torch.clamp(step_t - t0, min=1))
             return
@@ -99,8 +99,12 @@ class ASGD(Optimizer):
             eta.fill_(lr / ((1 + lambd * lr * step) ** alpha))
         mu.fill_(1 / max(1, step - t0))
 
+    def tensor_policy(self, group):
+        # 与 torch 一样：t、η、μ 只在 capturable 时保持张量（编译时基类也改为保持张量）
+        return bool(group["capturable"] or group["differentiable"]), bool(group["capturable"])
+
     def update(self, group: Group, params: Tensors, grads: Tensors, states: States) -> None:
-        capturable = group["capturable"]
+        on_device = group["tensor_steps"]  # capturable 或编译时：η、μ 留作张量，不取成 Python 数
         lambd, weight_decay = group["lambd"], group["weight_decay"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
@@ -108,7 +112,7 @@ class ASGD(Optimizer):
             step_t += 1
             grad = apply_weight_decay(param, grad, None, weight_decay)
 
-            if capturable:  # eta 留在设备上，不同步到 CPU
+            if on_device:
                 param.mul_(1 - lambd * eta)
                 param.addcmul_(grad, eta, value=-1)
             else:
@@ -117,7 +121,7 @@ class ASGD(Optimizer):
                 param.add_(grad, alpha=-eta_value)
 
             # mu 为 1 时平均值就是参数本身，直接拷贝更省也更准
-            if capturable or mu.item() != 1:
+            if on_device or mu.item() != 1:
                 ax.add_(param.sub(ax).mul_(mu))
             else:
                 ax.copy_(param)

@@ -139,7 +139,7 @@ class NAdam(Optimizer):
                 param, grad, lr, group["weight_decay"], group["decoupled_weight_decay"]
             )
             mu, mu_next = self._momentum(beta1, t, psi), self._momentum(beta1, t + 1, psi)
-            state["mu_product"] *= mu
+            state["mu_product"].mul_(mu)
             prod = state["mu_product"] if keep else state["mu_product"].item()
             m, v = adam_moments_(state, grad, beta1, beta2)
             denom = add_eps(v.div(bias_correction(beta2, t)).sqrt_(), eps, keep)

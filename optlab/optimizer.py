@@ -397,10 +397,21 @@ class Optimizer(torch.optim.Optimizer):
                 loss = closure()
         with torch.set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
+                if torch.compiler.is_compiling():
+                    self._init_group(group)
                 params, grads, states = self.collect(group)
                 if params:
                     self.dispatch(group, params, grads, states)
         return loss
+
+    def _init_group(self, group: dict[str, Any]) -> None:
+        """编译时（``torch.compile``）每组先调用一次：建好本组缺的状态。
+
+        dynamo 认得这个名字（torch.optim 的各算法也有它）：追踪 step 时它不被追踪，而是
+        直接运行；之后 dynamo 把状态张量当作地址固定的输入，每步只核对它们是不是同一批
+        张量，而不是逐个核对形状、dtype 与步幅——参数多时这省下大部分守卫检查。
+        """
+        self.collect(group)
 
     def init_state(self, group: dict[str, Any], param: torch.Tensor) -> dict[str, Any] | None:
         """第一次见到参数时建立状态；子类覆盖。返回 None 表示不保存任何状态。"""
@@ -552,8 +563,11 @@ class Optimizer(torch.optim.Optimizer):
         return torch.tensor(0.0, dtype=scalar_dtype())
 
     def check_capturable_devices(self, group: dict[str, Any], params: list, steps: list) -> None:
-        """capturable=True 时，参数与 step 必须在支持图捕获的设备上（与 torch 一样用断言）."""
-        if not group.get("capturable") or group.get("fused"):
+        """capturable=True 时，参数与 step 必须在支持图捕获的设备上（与 torch 一样用断言）.
+
+        与 torch 一样，编译时不检查（torch.compile 本身就不同步，CPU 上也可以 capturable）。
+        """
+        if not group.get("capturable") or group.get("fused") or torch.compiler.is_compiling():
             return  # torch 的 fused 内核自己管理设备，不做这项检查
         for p, step in zip(params, steps):
             assert p.device.type == step.device.type and p.device.type in _CAPTURABLE_DEVICES, (

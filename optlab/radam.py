@@ -138,7 +138,7 @@ class RAdam(Optimizer):
             # 活到下一个参数，大张量的内存每步都得重新向系统要（缺页），for-loop 慢两三成
             bias_correction1 = bias_correction(beta1, t)
             rho_inf, rho_t = self._rho(beta2, t)
-            if group["capturable"]:  # 图捕获里不能按 rho_t 的值走分支，两支都算再挑
+            if group["tensor_steps"]:  # t 是张量（capturable 或编译时）：不按 rho_t 的值走分支，两支都算再挑
                 adaptive = _adaptive_lr(v, beta2, t, eps, group["differentiable"])
                 # rho_t <= 5 时根号里可能为负，先夹住以免 NaN 混进另一支
                 rect = _rectification(rho_t.clamp(min=5.0 + 1e-6), rho_inf)

@@ -24,10 +24,10 @@ class Rprop(Optimizer):
         & \textbf{初始化：} g^{prev}_0 \leftarrow 0,\; \eta_0 \leftarrow \gamma \\
         & g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \quad(\text{maximize 时取 } -g_t) \\
         & \textbf{对每个坐标 } i: \\
-        & \quad \textbf{if } g^{prev,i} g^i_t > 0:\; \eta^i_t \leftarrow \min(\eta^i_{t-1}\eta_+, \Gamma_{\max}) \\
-        & \quad \textbf{elif } g^{prev,i} g^i_t < 0:\; \eta^i_t \leftarrow \max(\eta^i_{t-1}\eta_-, \Gamma_{\min}),\;
-            g^i_t \leftarrow 0 \\
-        & \quad \textbf{else}:\; \eta^i_t \leftarrow \eta^i_{t-1} \\
+        & \quad \textbf{if } g^{prev,i} g^i_t > 0:\; s^i \leftarrow \eta_+ \\
+        & \quad \textbf{elif } g^{prev,i} g^i_t < 0:\; s^i \leftarrow \eta_-,\; g^i_t \leftarrow 0 \\
+        & \quad \textbf{else}:\; s^i \leftarrow 1 \\
+        & \quad \eta^i_t \leftarrow \min(\max(\eta^i_{t-1} s^i, \Gamma_{\min}), \Gamma_{\max}) \\
         & \theta_t \leftarrow \theta_{t-1} - \eta_t \operatorname{sign}(g_t), \qquad g^{prev} \leftarrow g_t
         \end{aligned}
 
@@ -91,7 +91,7 @@ class Rprop(Optimizer):
         differentiable = group["differentiable"]
         self.check_capturable_devices(group, params, [s["step"] for s in states])
         for param, grad, state in zip(params, grads, states):
-            state["step"] += 1
+            state["step"].add_(1)  # t ← t + 1（原地加：不把张量重新存回状态字典）
             prev, step_size = state["prev"], state["step_size"]
             # prev 稍后会被原地覆盖，求导时要先复制一份留给反向传播
             factor = grad * (prev.clone() if differentiable else prev)

@@ -28,7 +28,8 @@ class SGD(Optimizer):
         \end{aligned}
 
     其中 :math:`\gamma` 为学习率，:math:`\mu` 为动量，:math:`\tau` 为 dampening，:math:`\lambda` 为权重衰减。
-    ``fused=True`` 走与 foreach 相同的多张量路径，数值与 foreach 一致。
+    ``fused=True`` 运行由 ``torch.compile`` 从逐张量公式编译出的融合内核（见 ``optlab._fused``），
+    数值与 torch 的 fused 内核一致到 torch 自己在 fused 与 foreach 之间允许的容差。
     """
 
     complex_as_real = False  # SGD 的运算都是线性的，复数参数可以直接更新

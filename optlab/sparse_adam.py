@@ -64,6 +64,10 @@ class SparseAdam(Optimizer):
             if where:
                 raise ValueError(f"{kind} params at indices {where}: {message}")
 
+    @torch.compiler.disable  # dynamo 不追踪稀疏张量：整步在编译图之外运行（torch 也这样，只断开一次）
+    def step(self, closure=None):
+        return super().step(closure)
+
     def collect(self, group):
         # 先查梯度布局再建状态：出错时不留下半初始化的状态（与 torch 一致）
         for p in group["params"]:
