@@ -151,13 +151,13 @@ def _packed(optimizer: Any, states: list, steps: list) -> torch.Tensor | None:
     但推进全部计数器只要一次加法。几百个小张量时，逐个加 1 本身就要半毫秒，比融合内核还慢。
     计数器不是同样 dtype、设备的 0 维张量时（例如刚载入的旧检查点）返回 None，照逐个的办法做。
     """
-    first = steps[0]
-    if any(s.dim() or s.dtype != first.dtype or s.device != first.device for s in steps):
-        return None
     packed = _packed_steps.setdefault(optimizer, {})
     hit = packed.get(tuple(map(id, steps)))
     if hit is not None:
         return hit[1]
+    first = steps[0]
+    if any(s.dim() or s.dtype != first.dtype or s.device != first.device for s in steps):
+        return None
     flat = torch.stack(steps)
     views = flat.unbind()
     for state, view in zip(states, views):
@@ -273,10 +273,8 @@ class CompiledKernel:
 
         code = compile_fx(graph, example_inputs, config_patches=COMPILE_OPTIONS)
         where = [self._where(node) for node in graph.graph.find_nodes(op="placeholder")]
-        if None in where:
-            self._direct = None
-        else:
-            self._direct = (code, _InputPicker(where), _tensor_guard(example_inputs))
+        guard = None if None in where else _tensor_guard(example_inputs)
+        self._direct = None if guard is None else (code, _InputPicker(where), guard)
         return code
 
     def _where(self, node: torch.fx.Node) -> tuple[int, int | None] | None:
@@ -338,14 +336,20 @@ class _InputPicker:
 
 
 def _tensor_guard(tensors: list) -> Any:
-    """这些张量的 dtype、设备、形状、步长与求导属性的 C++ 守卫（dynamo 用的同一个类）。"""
-    from torch._C._dynamo.guards import TensorGuards
+    """这些张量的 dtype、设备、形状、步长与求导属性的 C++ 守卫（dynamo 用的同一个类）。
 
-    return TensorGuards(
-        *tensors,
-        dynamic_dims_sizes=[list(t.shape) for t in tensors],
-        dynamic_dims_strides=[list(t.stride()) for t in tensors],
-    )
+    这是 torch 的内部类：别的 torch 版本里没有它或参数不同时返回 None，每步照常经 torch.compile。
+    """
+    try:
+        from torch._C._dynamo.guards import TensorGuards
+
+        return TensorGuards(
+            *tensors,
+            dynamic_dims_sizes=[list(t.shape) for t in tensors],
+            dynamic_dims_strides=[list(t.stride()) for t in tensors],
+        )
+    except (ImportError, TypeError, RuntimeError):
+        return None
 
 
 def compiled_kernel(kernel: Callable, key: tuple) -> CompiledKernel:

@@ -225,3 +225,24 @@ def test_generated_code_is_called_directly_until_the_inputs_change():
     step(transposed=True)
     assert len(calls) == 1  # 梯度的步长变了：没有直接调用，而是重新编译
     assert kernel._direct is not None and kernel._direct[0] is not code
+
+
+def test_without_the_tensor_guard_every_step_goes_through_torch_compile(monkeypatch):
+    """torch 的内部守卫类不可用时（别的 torch 版本），不直接调用生成的代码，结果照样正确。"""
+    monkeypatch.setattr(_fused, "_tensor_guard", lambda tensors: None)
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(3,), (4, 2), (5,), (2, 2, 2), (6,)]  # 五个张量：别的测试没有编译过这个缓存键
+    fused = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
+    plain = [p.detach().clone().requires_grad_() for p in fused]
+    fused_opt = optlab.SGD(fused, lr=0.1, momentum=0.9, fused=True)
+    plain_opt = optlab.SGD(plain, lr=0.1, momentum=0.9, foreach=True)
+    for _ in range(4):
+        for a, b in zip(fused, plain):
+            a.grad = torch.randn(a.shape, generator=gen)
+            b.grad = a.grad.clone()
+        fused_opt.step()
+        plain_opt.step()
+    for a, b in zip(fused, plain):
+        torch.testing.assert_close(a, b)
+    kernel = next(v for k, v in _fused._compiled.items() if k[0] == "sgd_kernel" and k[3] == 5)
+    assert kernel._direct is None
