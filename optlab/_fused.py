@@ -33,11 +33,11 @@ import types
 import warnings
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-__all__ = ["adagrad_kernel", "adam_kernel", "fused_update", "sgd_kernel"]
+__all__ = ["adagrad_kernel", "adam_kernel", "fused_step_direct", "fused_update", "sgd_kernel"]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -114,6 +114,16 @@ def adagrad_kernel(params, grads, sums, clrs, weight_decay, eps):
 
 
 # ---------------------------------------------------------------------- 从参数组到内核参数
+class Prepared(NamedTuple):
+    """一次内核调用所需的一切。"""
+
+    args: tuple
+    flags: dict
+    #: 内核调用成功之后要加 1 的 step 计数器（一维张量或张量列表）；算法没有计数器时为 None。
+    #: 计数器在调用之后才推进，所以这一步改走别的路径时没有什么要撤回。
+    counters: Any = None
+
+
 def _nonzero(x: Any) -> Any:
     """0 表示“不做这一项”：改成 None，让它成为计算图结构的一部分而不是一次乘零。"""
     return None if (not isinstance(x, torch.Tensor) and x == 0) else x
@@ -137,11 +147,28 @@ def _sgd_args(optimizer, group, params, grads, states):
             return None  # 第一步：缓冲区直接取梯度本身，交给 foreach 路径
     args = (params, grads, bufs, *_scalars(group["lr"], _nonzero(_float(group["weight_decay"])),
             momentum, group["dampening"]))  # fmt: skip
-    return args, {"nesterov": bool(group["nesterov"])}
+    return Prepared(args, {"nesterov": bool(group["nesterov"])})
 
 
-#: 每个优化器一份（随优化器回收）：一组 step 视图的 id → (这些视图, 它们共同所在的一维张量)
-_packed_steps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+class _Ledger:
+    """每个优化器一份的记录（随优化器回收）。"""
+
+    def __init__(self) -> None:
+        #: 一组 step 视图的 id → (这些视图, 它们共同所在的一维张量)
+        self.packed: dict[tuple, tuple] = {}
+        #: 整组作为一个桶走完过完整路径（稀疏梯度与复数参数的检查、分桶、编译）的参数组：
+        #: ``id(group["params"])`` → 当时有梯度的参数个数
+        self.checked: dict[int, int] = {}
+
+
+_ledgers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _ledger(optimizer: Any) -> _Ledger:
+    ledger = _ledgers.get(optimizer)
+    if ledger is None:
+        ledger = _ledgers[optimizer] = _Ledger()
+    return ledger
 
 
 def _packed(optimizer: Any, states: list, steps: list) -> torch.Tensor | None:
@@ -151,7 +178,7 @@ def _packed(optimizer: Any, states: list, steps: list) -> torch.Tensor | None:
     但推进全部计数器只要一次加法。几百个小张量时，逐个加 1 本身就要半毫秒，比融合内核还慢。
     计数器不是同样 dtype、设备的 0 维张量时（例如刚载入的旧检查点）返回 None，照逐个的办法做。
     """
-    packed = _packed_steps.setdefault(optimizer, {})
+    packed = _ledger(optimizer).packed
     hit = packed.get(tuple(map(id, steps)))
     if hit is not None:
         return hit[1]
@@ -168,26 +195,30 @@ def _packed(optimizer: Any, states: list, steps: list) -> torch.Tensor | None:
     return flat
 
 
-def _advance_steps(optimizer: Any, states: list) -> torch.Tensor:
-    """各参数的 ``step`` 加 1，返回排成一维的 float64 张量。
+def _next_steps(optimizer: Any, states: list) -> tuple[Any, torch.Tensor]:
+    """(各参数的 step 计数器, 这一步的 t 排成的一维 float64 张量)。
 
-    每个参数一个的标量（偏差修正、步长）在调用内核之前用它算好：这几次运算只涉及几百个数；
+    每个参数一个的标量（偏差修正、步长）在调用内核之前用 t 算好：这几次运算只涉及几百个数；
     若留在内核里，编译器会把幂运算内联进逐元素的循环，每个元素都重算一遍。
     """
     steps = [s["step"] for s in states]
     flat = None if torch.compiler.is_compiling() else _packed(optimizer, states, steps)
-    if flat is None:
-        torch._foreach_add_(steps, 1)
-        flat = torch.stack(steps)
-    else:
-        flat.add_(1)
-    return flat.to(torch.float64)
+    counters = steps if flat is None else flat
+    return counters, (torch.stack(steps) if flat is None else flat).to(torch.float64) + 1
+
+
+def _advance(counters: Any) -> None:
+    """内核调用成功之后：各参数的 step 加 1。"""
+    if isinstance(counters, list):
+        torch._foreach_add_(counters, 1)
+    elif counters is not None:
+        counters.add_(1)
 
 
 def _adam_args(optimizer, group, params, grads, states):
     lr, eps = _float(group["lr"]), _float(group["eps"])
     beta1, beta2 = (_float(b) for b in group["betas"])
-    t = _advance_steps(optimizer, states)
+    counters, t = _next_steps(optimizer, states)
     step_sizes = lr / (1 - beta1**t)
     bias2_sqrts = (1 - beta2**t).sqrt()
     max_sqs = [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else None
@@ -196,30 +227,42 @@ def _adam_args(optimizer, group, params, grads, states):
         max_sqs, step_sizes, bias2_sqrts,
         *_scalars(lr, beta1, beta2, eps, _nonzero(_float(group["weight_decay"]))),
     )  # fmt: skip
-    return args, {"decoupled": bool(group.get("decoupled_weight_decay", False))}
+    return Prepared(args, {"decoupled": bool(group.get("decoupled_weight_decay", False))}, counters)
 
 
 def _adagrad_args(optimizer, group, params, grads, states):
-    # Adagrad 在构造时就建好状态，基类“建状态时检查 fused 的输入”的时机不会到来：每步在这里检查
-    optimizer._check_fused(group)
     lr, lr_decay = _float(group["lr"]), _float(group["lr_decay"])
-    clrs = lr / (1 + (_advance_steps(optimizer, states) - 1) * lr_decay)
+    counters, t = _next_steps(optimizer, states)
+    clrs = lr / (1 + (t - 1) * lr_decay)
     args = (
         params, grads, [s["sum"] for s in states], clrs,
         *_scalars(_nonzero(_float(group["weight_decay"])), group["eps"]),
     )  # fmt: skip
-    return args, {}
+    return Prepared(args, {}, counters)
 
 
-#: 算法类名 → (内核, 取参数的函数)。子类（AdamW 继承 Adam）沿 MRO 找到父类的条目。
-KERNELS: dict[str, tuple[Callable, Callable]] = {
-    "SGD": (sgd_kernel, _sgd_args),
-    "Adam": (adam_kernel, _adam_args),
-    "Adagrad": (adagrad_kernel, _adagrad_args),
+def _adagrad_check(optimizer, group):
+    # Adagrad 在构造时就建好状态，基类“建状态时检查 fused 的输入”的时机不会到来：在这里检查
+    optimizer._check_fused(group)
+
+
+class Recipe(NamedTuple):
+    """一个算法的 fused 做法。"""
+
+    kernel: Callable  # 逐元素的公式（上面的 *_kernel）
+    prepare: Callable  # (优化器, 参数组, params, grads, states) → Prepared；这一步不适合时为 None
+    check: Callable | None = None  # 调用内核之前、torch 在 step 里做的输入检查
+
+
+#: 算法类名 → 它的做法。子类（AdamW 继承 Adam）沿 MRO 找到父类的条目。
+KERNELS: dict[str, Recipe] = {
+    "SGD": Recipe(sgd_kernel, _sgd_args),
+    "Adam": Recipe(adam_kernel, _adam_args),
+    "Adagrad": Recipe(adagrad_kernel, _adagrad_args, _adagrad_check),
 }
 
 
-def kernel_for(optimizer_class: type) -> tuple[Callable, Callable] | None:
+def kernel_for(optimizer_class: type) -> Recipe | None:
     for cls in optimizer_class.__mro__:
         if cls.__module__.startswith("optlab.") and cls.__name__ in KERNELS:
             return KERNELS[cls.__name__]
@@ -257,16 +300,20 @@ class CompiledKernel:
     几百个小张量时，这一趟比融合内核本身还慢。所以编译时记下生成的代码、它的每个输入取自哪个
     参数，并为这些输入建一个张量守卫（dynamo 自己的 C++ 检查：dtype、设备、形状、步长、是否要求
     梯度）；之后每步用它一次核对全部输入，通过就直接调用生成的代码，不通过（例如换了形状）就回到
-    ``torch.compile``，由它照常重新编译。
+    ``torch.compile``，由它照常重新编译。每次编译的结果都留着（最近的在前），输入的布局在几种之间
+    来回换时，每种都能直接调用。
     """
+
+    #: 最多留几份编译结果
+    MAX_VARIANTS = 8
 
     def __init__(self, kernel: Callable) -> None:
         self._names = list(inspect.signature(kernel).parameters)
         self._traced = torch.compile(
             _fresh_copy(kernel), backend=self._compile, dynamic=False, fullgraph=True
         )
-        # (生成的代码, 每个输入的取法 (第几个参数, 列表下标或 None), 编译时各输入的守卫)
-        self._direct: tuple[Callable, list, Any] | None = None
+        # 每份编译结果：(生成的代码, 从参数里取出它的输入的方法, 编译时各输入的守卫)
+        self._variants: list[tuple[Callable, _InputPicker, Any]] = []
 
     def _compile(self, graph: torch.fx.GraphModule, example_inputs: list) -> Callable:
         from torch._inductor.compile_fx import compile_fx
@@ -274,7 +321,9 @@ class CompiledKernel:
         code = compile_fx(graph, example_inputs, config_patches=COMPILE_OPTIONS)
         where = [self._where(node) for node in graph.graph.find_nodes(op="placeholder")]
         guard = None if None in where else _tensor_guard(example_inputs)
-        self._direct = None if guard is None else (code, _InputPicker(where), guard)
+        if guard is not None:
+            self._variants.insert(0, (code, _InputPicker(where), guard))
+            del self._variants[self.MAX_VARIANTS :]
         return code
 
     def _where(self, node: torch.fx.Node) -> tuple[int, int | None] | None:
@@ -285,14 +334,20 @@ class CompiledKernel:
             return None
         return self._names.index(match[1]), None if match[2] is None else int(match[2])
 
-    def __call__(self, *args: Any, **flags: Any) -> None:
-        if self._direct is not None and not torch.is_grad_enabled():
-            code, pick, guard = self._direct
+    def call_direct(self, args: tuple) -> bool:
+        """输入与某次编译时一致（守卫通过）就直接调用那次生成的代码，返回是否调用了。"""
+        if torch.is_grad_enabled():
+            return False
+        for code, pick, guard in self._variants:
             inputs = pick(args)
             if inputs is not None and guard.check(*inputs):
                 code(*inputs)
-                return
-        self._traced(*args, **flags)
+                return True
+        return False
+
+    def __call__(self, *args: Any, **flags: Any) -> None:
+        if not self.call_direct(args):
+            self._traced(*args, **flags)
 
 
 class _InputPicker:
@@ -377,40 +432,82 @@ def _disable(reason: str) -> None:
     )
 
 
-def fused_update(
+def _cache_key(kernel: Callable, params: list, prepared: Prepared) -> tuple:
+    # 形状不进键：编译结果的守卫会检查形状，每步只多算这几项，几百个张量时也不拖慢
+    first = params[0]
+    return (kernel.__name__, first.device.type, first.dtype, len(params),
+            tuple(sorted(prepared.flags.items())), tuple(a is None for a in prepared.args))  # fmt: skip
+
+
+def _compiler_ready() -> bool:
+    return COMPILE and _unavailable is None and not torch.compiler.is_compiling()
+
+
+def fused_step_direct(
     optimizer: Any, group: dict[str, Any], params: list, grads: list, states: list
+) -> bool:
+    """快路径：整组参数直接交给编译好的内核，返回是否做完了这一步。
+
+    一组参数通常每步都是同一批张量。这一组走过一次完整的路径（稀疏梯度与复数参数的检查、
+    按设备与 dtype 分桶、编译）之后，守卫核对每个输入的 dtype、设备、形状、步长与存储方式时，
+    也就核对了“全组同一个桶、梯度都是稠密的”；所以不再逐个张量地做这几项检查，少走几遍
+    Python 循环。守卫不通过（换了 dtype、来了稀疏梯度……）就返回 False，交回完整的路径。
+    """
+    recipe = kernel_for(type(optimizer))
+    if recipe is None or not _compiler_ready():
+        return False
+    if _ledger(optimizer).checked.get(id(group["params"])) != len(params):
+        return False
+    prepared = recipe.prepare(optimizer, group, params, grads, states)
+    if prepared is None:
+        return False
+    fn = _compiled.get(_cache_key(recipe.kernel, params, prepared))
+    if fn is None or not fn.call_direct(prepared.args):
+        return False
+    _advance(prepared.counters)
+    return True
+
+
+def fused_update(
+    optimizer: Any,
+    group: dict[str, Any],
+    params: list,
+    grads: list,
+    states: list,
+    *,
+    whole_group: bool = False,
 ) -> None:
-    """fused=True 的一步：能编译就调编译好的内核，否则（或这一步不适合）走 foreach 路径。"""
-    entry = kernel_for(type(optimizer))
+    """完整路径上的一个桶（同设备、同 dtype；``whole_group``：这个桶就是整组有梯度的参数）：
+    能编译就调编译好的内核，否则（或这一步不适合）走 foreach 路径。"""
+    recipe = kernel_for(type(optimizer))
     prepared = None
-    if entry is not None and COMPILE and _unavailable is None:
+    if recipe is not None and COMPILE and _unavailable is None:
         reason = _no_compiler_reason()
         if reason is not None:
             _disable(reason)
         else:
-            prepared = entry[1](optimizer, group, params, grads, states)
+            if recipe.check is not None:
+                recipe.check(optimizer, group)
+            prepared = recipe.prepare(optimizer, group, params, grads, states)
     if prepared is None:
         optimizer.update_foreach(group, params, grads, states)
         return
-    args, flags = prepared
-    kernel = entry[0]
     if torch.compiler.is_compiling():  # 外层已在编译（torch.compile(opt.step)）：直接内联公式
-        kernel(*args, **flags)
+        recipe.kernel(*prepared.args, **prepared.flags)
+        _advance(prepared.counters)
         return
-    first = params[0]
-    # 形状不进键：编译结果的守卫会检查形状，每步只多算这几项，几百个张量时也不拖慢
-    key = (kernel.__name__, first.device.type, first.dtype, len(params),
-           tuple(sorted(flags.items())), tuple(a is None for a in args))  # fmt: skip
+    key = _cache_key(recipe.kernel, params, prepared)
     fresh = key not in _compiled
-    fn = compiled_kernel(kernel, key)
-    if not fresh:
-        fn(*args, **flags)
-        return
+    fn = compiled_kernel(recipe.kernel, key)
     try:  # 第一次调用时编译；编译失败发生在执行之前，参数与状态都还没被改动
-        fn(*args, **flags)
-    except Exception as exc:  # noqa: BLE001 - 任何编译失败都退回 foreach，并说明原因
+        fn(*prepared.args, **prepared.flags)
+    except Exception as exc:  # 第一次调用时任何编译失败都退回 foreach，并说明原因
+        if not fresh:
+            raise
         del _compiled[key]
-        if "step" in states[0]:  # 准备参数时已把 step 加 1，foreach 路径会再加一次
-            torch._foreach_sub_([s["step"] for s in states], 1)
         _disable(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         optimizer.update_foreach(group, params, grads, states)
+        return
+    _advance(prepared.counters)
+    if whole_group:  # 之后同样多的参数有梯度时，这一组可以走快路径
+        _ledger(optimizer).checked[id(group["params"])] = len(params)

@@ -31,7 +31,7 @@ from torch.utils.hooks import RemovableHandle
 
 from ._checks import check_fused_params, reject_tensors_as_numbers
 from ._docs import args_section
-from ._fused import fused_update
+from ._fused import fused_step_direct, fused_update
 from ._ops import as_float, to_scalar
 
 __all__ = [
@@ -484,16 +484,21 @@ class Optimizer(torch.optim.Optimizer):
 
         fused 时交给 ``optlab._fused``：用 ``torch.compile`` 把算法的公式编译成融合内核。
         """
+        if group.get("fused"):
+            self.check_step_inputs(group, True)
+            if fused_step_direct(self, self.hyperparams(group), params, grads, states):
+                return  # 与上次同样的一批张量：守卫一次核对全部输入，直接调用了编译好的内核
         foreach = self.use_foreach(group, params, grads)
         self.check_step_inputs(group, foreach)
         group = self.hyperparams(group)
         if not foreach:
             self.update(group, params, grads, states)
             return
+        buckets = bucket_by_device_and_dtype(params, grads, states)
         update_foreach = self.update_foreach
         if group.get("fused"):
-            update_foreach = functools.partial(fused_update, self)
-        for bucket in bucket_by_device_and_dtype(params, grads, states):
+            update_foreach = functools.partial(fused_update, self, whole_group=len(buckets) == 1)
+        for bucket in buckets:
             update_foreach(group, *bucket)
 
     #: foreach 算子不支持自动求导：differentiable 时走 foreach 路径就报错（与 torch 一样）

@@ -217,14 +217,19 @@ def test_generated_code_is_called_directly_until_the_inputs_change():
     for _ in range(3):
         step()
     kernel = next(v for k, v in _fused._compiled.items() if k[0] == "sgd_kernel" and k[3] == 2)
-    code, pick, guard = kernel._direct
+    assert len(kernel._variants) == 1
+    code, pick, guard = kernel._variants[0]
     calls = []
-    kernel._direct = (lambda *inputs: calls.append(code(*inputs)), pick, guard)
+    kernel._variants[0] = (lambda *inputs: calls.append(code(*inputs)), pick, guard)
     step()
     assert len(calls) == 1  # 直接调用了生成的代码
     step(transposed=True)
     assert len(calls) == 1  # 梯度的步长变了：没有直接调用，而是重新编译
-    assert kernel._direct is not None and kernel._direct[0] is not code
+    assert len(kernel._variants) == 2 and kernel._variants[0][0] is not code
+    step(transposed=True)
+    step()
+    assert len(calls) == 2  # 换回原来的布局：又直接调用最初那份代码，不再编译
+    assert len(kernel._variants) == 2
 
 
 def test_without_the_tensor_guard_every_step_goes_through_torch_compile(monkeypatch):
@@ -245,4 +250,61 @@ def test_without_the_tensor_guard_every_step_goes_through_torch_compile(monkeypa
     for a, b in zip(fused, plain):
         torch.testing.assert_close(a, b)
     kernel = next(v for k, v in _fused._compiled.items() if k[0] == "sgd_kernel" and k[3] == 5)
-    assert kernel._direct is None
+    assert kernel._variants == []
+
+
+def test_steady_state_skips_the_per_tensor_checks_until_a_sparse_gradient(monkeypatch):
+    """同一组参数第二次编译调用之后走快路径：不再逐个张量地查稀疏梯度、按设备与 dtype 分桶
+    （守卫核对每个输入时已经核对了这些）。来了稀疏梯度，守卫不通过，照样像 torch 一样报错。"""
+    gen = torch.Generator().manual_seed(4)
+    shapes = [(4, 3), (6, 5), (7,)]
+    fused = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
+    plain = [p.detach().clone().requires_grad_() for p in fused]
+    fused_opt = optlab.SGD(fused, lr=0.1, momentum=0.9, fused=True)
+    plain_opt = optlab.SGD(plain, lr=0.1, momentum=0.9, foreach=True)
+
+    def step():
+        for a, b in zip(fused, plain):
+            a.grad = torch.randn(a.shape, generator=gen)
+            b.grad = a.grad.clone()
+        fused_opt.step()
+        plain_opt.step()
+        for a, b in zip(fused, plain):
+            torch.testing.assert_close(a, b)
+
+    for _ in range(3):
+        step()
+    bucketed = []
+    original = optlab.optimizer.bucket_by_device_and_dtype
+    monkeypatch.setattr(
+        optlab.optimizer,
+        "bucket_by_device_and_dtype",
+        lambda *lists: bucketed.append(lists[0]) or original(*lists),
+    )
+    step()
+    assert len(bucketed) == 1  # 只有 foreach 的对照组分了桶
+    assert bucketed[0][0] is plain[0]
+    fused[0].grad = torch.zeros(shapes[0]).to_sparse()
+    with pytest.raises(RuntimeError, match="sparse"):
+        fused_opt.step()
+    theirs = torch.optim.SGD([torch.zeros(shapes[0], requires_grad=True)], momentum=0.9, fused=True)
+    theirs.param_groups[0]["params"][0].grad = torch.zeros(shapes[0]).to_sparse()
+    with pytest.raises(RuntimeError, match="sparse"):
+        theirs.step()
+
+
+def test_input_checks_are_per_optimizer_even_when_the_kernel_is_shared():
+    """编译结果在进程里共享，快路径却按优化器、按参数组记录“完整检查已通过”：另一个优化器的
+    复数参数的实数视图与已编译的输入长得一样（同形状、同 dtype），仍像 torch 一样被拒绝。"""
+    real = torch.randn(3, 2, requires_grad=True)
+    real_opt = optlab.Adagrad([real], lr=0.1, fused=True)
+    for _ in range(3):
+        real.grad = torch.randn(3, 2)
+        real_opt.step()
+    for module in (torch.optim, optlab):
+        z = torch.randn(3, dtype=torch.complex64, requires_grad=True)
+        opt = module.Adagrad([z], lr=0.1, fused=True)
+        for _ in range(2):
+            z.grad = torch.randn(3, dtype=torch.complex64)
+            with pytest.raises(RuntimeError, match="fused"):
+                opt.step()
