@@ -13,20 +13,23 @@
   下标有重复、未合并（两边每步都要先 coalesce 再更新被触及的行）。
 
 SGD 一律带动量（``momentum=0.9``）。两边交替计时（漂移互相抵消），取多轮的中位数，
-打印 optlab/torch 的比值和几何平均。
+打印 optlab/torch 的比值和几何平均。每轮连续跑若干步、一起计时：步数按预热时较慢一方的单步耗时
+定，使每段计时至少 ``--window`` 毫秒（默认 20）——小张量集一步只要零点几毫秒，单独计几步时，
+一次中断或垃圾回收就能让那一轮的比值偏离三成。
 
 两种额外模式：
 
 * ``--mode fused``：只测 ``fused=True``（SGD、Adam、AdamW、Adagrad）。optlab 的 fused 由
   ``torch.compile`` 从公式生成；编译发生在预热里，不计入耗时（单独打印第一次编译用了多久）。
   另打印 fused 单步耗时相对**内存带宽下限**的倍数：每步最少读写的字节数 ÷ 实测原地
-  ``a.add_(b)`` 的带宽（每个元素读 a、b，写 a，共 12 字节）。
+  ``a.add_(b)`` 的带宽（每个元素读 a、b，写 a，共 12 字节）。带宽在每种情形计时之后紧接着
+  再测一次（虚拟机上它会随时间漂移），两边的倍数都用这次的值。
 * ``--mode compiled``：两边都是 ``torch.compile(optimizer.step)``（默认实现），预热时编译。
 
 只在出错时以非零状态退出；慢不算错。用法::
 
     python -m benchmarks.step_time [--mode eager|fused|compiled] [--device cpu|cuda]
-        [--only Adam SGD] [--repeat 5] [--quick]
+        [--only Adam SGD] [--repeat 5] [--window 20] [--quick]
 """
 
 from __future__ import annotations
@@ -153,14 +156,15 @@ def time_case(
     shapes,
     device: str,
     repeat: int,
-    inner: int,
+    window: float,
     clock: Callable[[], float] = time.perf_counter,
     compiled: bool = False,
     details: dict | None = None,
 ) -> float:
     """返回 optlab/torch 的单步耗时比：每轮两边紧挨着各测一次，取各轮比值的中位数。
 
-    ``details`` 给出时填入两边单步耗时的中位数（秒）与预热（含编译）所用的时间。
+    每次计时连续跑 ``inner`` 步：按预热最后一步里较慢一方的耗时，取使计时段不短于 ``window`` 秒
+    的步数。``details`` 给出时填入两边单步耗时的中位数（秒）、每段的步数与预热（含编译）所用的时间。
     """
     sparse = name == "SparseAdam"
     kwargs = {} if name == "SparseAdam" else _impl_kwargs(impl, name)
@@ -168,13 +172,18 @@ def time_case(
     ours_opt = getattr(optlab, name)(_make(shapes, device, sparse), **kwargs)
     theirs_opt = getattr(torch.optim, name)(_make(shapes, device, sparse), **kwargs)
     steps = {"ours": _stepper(ours_opt, compiled), "theirs": _stepper(theirs_opt, compiled)}
-    warmup = {}
+    warmup, last_step = {}, {}
     for who, step in steps.items():  # 预热：建状态、首次分配、编译（都不计时）
         start = time.perf_counter()
-        for _ in range(3):
+        for _ in range(2):
             step()
         _sync(device)
+        before_last = time.perf_counter()
+        step()
+        _sync(device)
+        last_step[who] = time.perf_counter() - before_last
         warmup[who] = time.perf_counter() - start
+    inner = max(1, min(500, math.ceil(window / max(last_step.values()))))
     ratios, times = [], {"ours": [], "theirs": []}
     for r in range(repeat):
         order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")
@@ -192,6 +201,7 @@ def time_case(
         details.update(
             ours_s=statistics.median(times["ours"]),
             theirs_s=statistics.median(times["theirs"]),
+            inner=inner,
             warmup_ours_s=warmup["ours"],
             warmup_theirs_s=warmup["theirs"],
         )
@@ -231,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="只测这些算法")
     parser.add_argument("--repeat", type=int, default=9, help="每种情形交替计时的轮数")
     parser.add_argument("--quick", action="store_true", help="更少的轮数，粗略但快")
+    parser.add_argument(
+        "--window", type=float, default=20.0, help="每段计时至少多少毫秒（决定连续跑几步）"
+    )
     parser.add_argument("--sets", nargs="*", default=list(PARAM_SETS), choices=list(PARAM_SETS))
     parser.add_argument(
         "--clock",
@@ -259,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "fused":
         bandwidth = inplace_bandwidth(device=args.device)
         print(f"原地 a.add_(b) 带宽 {bandwidth / 1e9:.1f} GB/s（12 字节/元素）")
-    extra = f"{'optlab ms':>11}{'torch ms':>10}{'编译 s':>8}{'÷下限':>8}" if bandwidth else ""
+    extra = (f"{'optlab ms':>11}{'torch ms':>10}{'编译 s':>8}{'GB/s':>7}"
+             f"{'optlab÷下限':>12}{'torch÷下限':>11}") if bandwidth else ""  # fmt: skip
     print(f"{'算法':<12}{'实现':<10}{'参数集':<10}{'optlab/torch':>14}{extra}")
     ratios, failed = [], False
     for name, impl in _cases(args.mode, names):
@@ -268,12 +282,11 @@ def main(argv: list[str] | None = None) -> int:
             if not _supported(name, "for-loop" if impl == "default" else impl, args.device):
                 print(f"{label}{'n/a':>14}")
                 continue
-            inner = 5 if set_name == "small400" else 1 if name == "Muon" else 2
             details: dict = {}
             try:
                 ratio = time_case(
-                    name, impl, PARAM_SETS[set_name], args.device, repeat, inner, clock,
-                    compiled=compiled, details=details,
+                    name, impl, PARAM_SETS[set_name], args.device, repeat, args.window / 1e3,
+                    clock, compiled=compiled, details=details,
                 )  # fmt: skip
             except Exception:  # noqa: BLE001 - 报告后继续测其余情形
                 failed = True
@@ -284,10 +297,12 @@ def main(argv: list[str] | None = None) -> int:
             flag = "  ← 慢" if ratio > 1.3 else ""
             line = f"{label}{ratio:>14.3f}"
             if bandwidth:
+                bandwidth = inplace_bandwidth(device=args.device)  # 紧接着这种情形再测一次
                 numel = sum(math.prod(s) for s in shapes_for(name, PARAM_SETS[set_name]))
                 bound = FUSED_BYTES_PER_ELEMENT[name] * numel / bandwidth
                 line += (f"{details['ours_s'] * 1e3:>11.3f}{details['theirs_s'] * 1e3:>10.3f}"
-                         f"{details['warmup_ours_s']:>8.1f}{details['ours_s'] / bound:>8.2f}")  # fmt: skip
+                         f"{details['warmup_ours_s']:>8.1f}{bandwidth / 1e9:>7.1f}"
+                         f"{details['ours_s'] / bound:>12.2f}{details['theirs_s'] / bound:>11.2f}")  # fmt: skip
             print(line + flag, flush=True)
     _summary("全部", [r for _, r in ratios])
     if args.mode == "eager":
