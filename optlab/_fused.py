@@ -15,7 +15,9 @@ torch 为 SGD、Adam、AdamW、Adagrad 手写了 fused 内核：每个元素的 
 * **之后直接调用生成的代码**。经 ``torch.compile`` 调用时，dynamo 每次都要在 Python 里把参数列表拆成
   一个个张量、逐个核对守卫；几百个小张量时这比内核本身还慢。所以编译时记下 Inductor 生成的代码，
   之后每步用一个 C++ 张量守卫一次核对全部输入（dtype、设备、形状、步长），通过就直接调用它
-  （见 :class:`CompiledKernel`）。同理，各参数的 ``step`` 计数器放在同一个一维张量里，一次加法推进全部。
+  （见 :class:`CompiledKernel`）。一组参数走过一次完整的路径之后，这个守卫也替代了逐个张量的
+  稀疏梯度检查与按设备、dtype 分桶（见 :func:`fused_step_direct`）。同理，各参数的 ``step``
+  计数器放在同一个一维张量里，一次加法推进全部。
 * **数值与 torch 的 fused 内核一致**：每个参数一个的标量（偏差修正、步长）在调用内核前用
   float64 算好；float16/bfloat16 参数读入后在 float32 里计算，写回时再舍入（torch 的内核同样如此）。
 * **没有编译器时退回 foreach**：例如机器上没有 C++ 编译器，或 Python 版本不受 ``torch.compile``
