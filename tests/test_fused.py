@@ -308,3 +308,31 @@ def test_input_checks_are_per_optimizer_even_when_the_kernel_is_shared():
             z.grad = torch.randn(3, dtype=torch.complex64)
             with pytest.raises(RuntimeError, match="fused"):
                 opt.step()
+
+
+def test_a_failing_compiler_falls_back_once_and_counts_each_step_once(monkeypatch):
+    """编译器不能用（这里指向一个不存在的 C++ 编译器）：第一次 step 时警告一次、说明原因，
+    这一步与之后各步都走 foreach；结果与 torch 的 fused 一致，step 计数器每步只加一次。"""
+    monkeypatch.setattr(_fused, "_unavailable", None)
+    monkeypatch.setattr(
+        _fused, "COMPILE_OPTIONS", {**_fused.COMPILE_OPTIONS, "cpp.cxx": ("/nonexistent/c++",)}
+    )
+    gen = torch.Generator().manual_seed(5)
+    shapes = [(3,), (4, 2), (5,), (2, 2, 2), (6,), (7,)]  # 六个张量：别的测试没有编译过这个缓存键
+    ours = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    ours_opt = optlab.Adam(ours, lr=0.01, fused=True)
+    theirs_opt = torch.optim.Adam(theirs, lr=0.01, fused=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            for a, b in zip(ours, theirs):
+                a.grad = torch.randn(a.shape, generator=gen)
+                b.grad = a.grad.clone()
+            ours_opt.step()
+            theirs_opt.step()
+    messages = [str(w.message) for w in caught if "fused=True" in str(w.message)]
+    assert len(messages) == 1 and "C++ compiler" in messages[0], messages
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b)
+        torch.testing.assert_close(ours_opt.state[a], theirs_opt.state[b])
