@@ -96,6 +96,33 @@ def _as_real(t: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(t) if torch.is_complex(t) else t
 
 
+def _hand_over_tensors(state: dict | None, tensors: list) -> tuple | None:
+    """状态的值全是张量时，把它们追加到 ``tensors`` 并返回键名；空的或含非张量时返回 None。"""
+    if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        return None
+    tensors.extend(state.values())
+    return tuple(state)
+
+
+def _is_core_module(module: str) -> bool:
+    """optlab 的核心模块（算法本身），不含教学用的 ``optlab.lab``。"""
+    return module.startswith("optlab.") and not module.startswith("optlab.lab")
+
+
+def _complex_as_real(params: list, grads: list, states: list) -> tuple[list, list, list]:
+    """复数参数、梯度与状态换成 ``view_as_real`` 的实数视图（实部、虚部各算一个坐标）。
+
+    视图与原张量共享存储，所以算法只能原地修改状态；状态字典换成一份浅拷贝，原字典不变。
+    """
+    real_states = [
+        {k: _as_real(v) if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+        if state is not None and p.is_complex()
+        else state
+        for p, state in zip(params, states)
+    ]
+    return [_as_real(p) for p in params], [_as_real(g) for g in grads], real_states
+
+
 def _run_step_with_hooks(step: Callable) -> Callable:
     """包装子类的 ``step``：前后运行 step 钩子（全局钩子与本实例的钩子）。
 
@@ -205,9 +232,16 @@ class Optimizer(torch.optim.Optimizer):
     complex_as_real: bool = True
     #: 是否接受稀疏梯度。
     supports_sparse_grad: bool = False
+    #: ``update`` 只原地修改状态里已有的张量（至多往空的状态里放第一批，如 SGD 的动量缓冲）。
+    #: 为 True 时 ``torch.compile`` 下交给 update 的状态是装着同一批张量的新字典（见
+    #: ``_compiled_states``）。optlab 自己的算法都是这样；用户子类默认 False，怎么写状态都对。
+    state_updated_in_place: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "state_updated_in_place" not in cls.__dict__:
+            # optlab 的算法只原地改状态（tests/test_compile.py 核对编译后与 eager 相同）
+            cls.state_updated_in_place = _is_core_module(cls.__module__)
         if cls.__module__.startswith("optlab.") and cls.__dict__.get("__doc__"):
             # 类的文档字符串是算法框与说明；Args 一节按签名从 optlab._docs 的表生成
             cls.__doc__ = inspect.cleandoc(cls.__doc__) + "\n\n" + args_section(cls)
@@ -397,21 +431,10 @@ class Optimizer(torch.optim.Optimizer):
                 loss = closure()
         with torch.set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
-                if torch.compiler.is_compiling():
-                    self._init_group(group)
                 params, grads, states = self.collect(group)
                 if params:
                     self.dispatch(group, params, grads, states)
         return loss
-
-    def _init_group(self, group: dict[str, Any]) -> None:
-        """编译时（``torch.compile``）每组先调用一次：建好本组缺的状态。
-
-        dynamo 认得这个名字（torch.optim 的各算法也有它）：追踪 step 时它不被追踪，而是
-        直接运行；之后 dynamo 把状态张量当作地址固定的输入，每步只核对它们是不是同一批
-        张量，而不是逐个核对形状、dtype 与步幅——参数多时这省下大部分守卫检查。
-        """
-        self.collect(group)
 
     def init_state(self, group: dict[str, Any], param: torch.Tensor) -> dict[str, Any] | None:
         """第一次见到参数时建立状态；子类覆盖。返回 None 表示不保存任何状态。"""
@@ -425,11 +448,44 @@ class Optimizer(torch.optim.Optimizer):
 
     def collect(self, group: dict[str, Any]) -> tuple[list, list, list]:
         """收集本组中有梯度的参数、梯度（已按 maximize 取负）和状态（惰性建立）。"""
-        params, grads, states = [], [], []
+        params: list[torch.Tensor] = []
+        grads: list[torch.Tensor] = []
+        states: list[dict[str, Any] | None] = []
+        if torch.compiler.is_compiling():
+            # dynamo 直接运行 _init_group（不追踪），再把追加进列表的张量接回计算图
+            tensors: list[torch.Tensor] = []
+            layouts = self._init_group(group, params, grads, tensors)
+            states = self._compiled_states(params, layouts, tensors)
+        else:
+            self._init_group(group, params, grads, states=states)
+        if self.complex_as_real and any(p.is_complex() for p in params):
+            params, grads, states = _complex_as_real(params, grads, states)
+        if params and group.get("maximize", False):
+            grads = [-g for g in grads]
+        return params, grads, states
+
+    def _init_group(
+        self,
+        group: dict[str, Any],
+        params: list,
+        grads: list,
+        state_tensors: list | None = None,
+        *,
+        states: list | None = None,
+    ) -> tuple | None:
+        """把本组有梯度的参数与梯度追加到 ``params``、``grads``，缺的状态当场建立；只做簿记，
+        不做张量运算。eager 时把状态字典追加到 ``states``；编译时把状态张量追加到
+        ``state_tensors``，返回每个参数的状态键名（见 ``_compiled_states``）。
+
+        这个名字 ``torch.compile`` 认得（torch.optim 的各算法也有它）：追踪 step 时 dynamo 不追踪
+        它，而是直接运行，再把追加进列表（按位置传入的）张量接回计算图：参数与状态张量是地址
+        固定的输入，每步只核对身份；梯度只核对“不是 None”。若在被追踪的代码里读 ``p.grad``，
+        编译后的每一步都要逐个核对梯度的形状、dtype、步幅与互不别名，张量多时比更新本身还贵。
+        """
         # 循环里每个参数都要用：先取出来，省掉几百次属性查找（小张量多时这是主要开销）
-        rejects_sparse, as_real, state_of = (
-            not self.supports_sparse_grad, self.complex_as_real, self.state.get
-        )  # fmt: skip
+        rejects_sparse, state_of = not self.supports_sparse_grad, self.state.get
+        hand_over = state_tensors is not None and self.state_updated_in_place
+        layouts: list[tuple | None] = []
         for p in group["params"]:
             grad = p.grad
             if grad is None:
@@ -444,19 +500,30 @@ class Optimizer(torch.optim.Optimizer):
                 if fresh is not None:  # None：这个算法（在当前设置下）不为参数保存状态
                     state = self.state[p]
                     state.update(fresh)
-            if as_real and p.is_complex():
-                p, grad = torch.view_as_real(p), torch.view_as_real(grad)
-                if state is not None:  # 实数视图与原状态共享存储，算法只能原地修改
-                    state = {
-                        k: _as_real(v) if isinstance(v, torch.Tensor) else v
-                        for k, v in state.items()
-                    }
             params.append(p)
             grads.append(grad)
-            states.append(state)
-        if params and group.get("maximize", False):
-            grads = [-g for g in grads]
-        return params, grads, states
+            if states is not None:
+                states.append(state)
+            if state_tensors is not None:
+                layouts.append(_hand_over_tensors(state, state_tensors) if hand_over else None)
+        return tuple(layouts) if state_tensors is not None else None
+
+    def _compiled_states(self, params: list, layouts: tuple, tensors: list) -> list:
+        """编译时交给 ``update`` 的状态：``_init_group`` 交回的张量按键名装进新字典。
+
+        计算图用的还是同一批张量，而编译后的一步不必逐个核对各状态字典的键名（张量多时这些
+        核对占了 step 的一成多；torch.optim 也只拿张量列表）。新字典上的赋值不会写回状态，所以
+        只用于 ``state_updated_in_place`` 的算法；空的状态（SGD 第一步往里放动量缓冲）、含非张量
+        值的状态交的是状态字典本身。
+        """
+        states, start = [], 0
+        for p, keys in zip(params, layouts):
+            if keys is None:
+                states.append(self.state.get(p))
+                continue
+            states.append(dict(zip(keys, tensors[start : start + len(keys)])))
+            start += len(keys)
+        return states
 
     def use_foreach(
         self, group: dict[str, Any], params: list[torch.Tensor], grads: list[torch.Tensor]
