@@ -481,6 +481,8 @@ class Optimizer(torch.optim.Optimizer):
         它，而是直接运行，再把追加进列表（按位置传入的）张量接回计算图：参数与状态张量是地址
         固定的输入，每步只核对身份；梯度只核对“不是 None”。若在被追踪的代码里读 ``p.grad``，
         编译后的每一步都要逐个核对梯度的形状、dtype、步幅与互不别名，张量多时比更新本身还贵。
+        代价也与 torch 相同：编译之后把某个梯度换成稀疏的或步幅不同的，编译后的 step 报错而不是
+        重新编译（梯度的形状、dtype 与设备由 autograd 保证与参数一致）。
         """
         # 循环里每个参数都要用：先取出来，省掉几百次属性查找（小张量多时这是主要开销）
         rejects_sparse, state_of = not self.supports_sparse_grad, self.state.get
@@ -511,8 +513,8 @@ class Optimizer(torch.optim.Optimizer):
     def _compiled_states(self, params: list, layouts: tuple, tensors: list) -> list:
         """编译时交给 ``update`` 的状态：``_init_group`` 交回的张量按键名装进新字典。
 
-        计算图用的还是同一批张量，而编译后的一步不必逐个核对各状态字典的键名（张量多时这些
-        核对占了 step 的一成多；torch.optim 也只拿张量列表）。新字典上的赋值不会写回状态，所以
+        计算图用的还是同一批张量，而编译后的一步不必逐个核对各状态字典的键名（每个键一条守卫，
+        张量多时不可忽略；torch.optim 也只拿张量列表）。新字典上的赋值不会写回状态，所以
         只用于 ``state_updated_in_place`` 的算法；空的状态（SGD 第一步往里放动量缓冲）、含非张量
         值的状态交的是状态字典本身。
         """
