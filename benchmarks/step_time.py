@@ -13,8 +13,8 @@
   下标有重复、未合并（两边每步都要先 coalesce 再更新被触及的行）。
 
 SGD 一律带动量（``momentum=0.9``）。两边交替计时（漂移互相抵消），取多轮的中位数，
-打印 optlab/torch 的比值和几何平均。每轮连续跑若干步、一起计时：步数按预热时较慢一方的单步耗时
-定，使每段计时至少 ``--window`` 毫秒（默认 20）——小张量集一步只要零点几毫秒，单独计几步时，
+打印 optlab/torch 的比值和几何平均。每轮连续跑若干步、一起计时：步数按预热后试测的单步耗时
+定，使每段计时至少 ``--window`` 毫秒（默认 50）——小张量集一步只要零点几毫秒，单独计几步时，
 一次中断或垃圾回收就能让那一轮的比值偏离三成。
 
 两种额外模式：
@@ -29,7 +29,7 @@ SGD 一律带动量（``momentum=0.9``）。两边交替计时（漂移互相抵
 只在出错时以非零状态退出；慢不算错。用法::
 
     python -m benchmarks.step_time [--mode eager|fused|compiled] [--device cpu|cuda]
-        [--only Adam SGD] [--repeat 5] [--window 20] [--quick]
+        [--only Adam SGD] [--repeat 5] [--window 50] [--quick]
 """
 
 from __future__ import annotations
@@ -163,8 +163,8 @@ def time_case(
 ) -> float:
     """返回 optlab/torch 的单步耗时比：每轮两边紧挨着各测一次，取各轮比值的中位数。
 
-    每次计时连续跑 ``inner`` 步：按预热最后一步里较慢一方的耗时，取使计时段不短于 ``window`` 秒
-    的步数。``details`` 给出时填入两边单步耗时的中位数（秒）、每段的步数与预热（含编译）所用的时间。
+    每次计时连续跑 ``inner`` 步：预热之后两边各试测三步，按较慢一方的单步耗时，取使计时段不短于
+    ``window`` 秒的步数。``details`` 给出时填入两边单步耗时的中位数（秒）、每段的步数与预热（含编译）所用的时间。
     """
     sparse = name == "SparseAdam"
     kwargs = {} if name == "SparseAdam" else _impl_kwargs(impl, name)
@@ -172,18 +172,20 @@ def time_case(
     ours_opt = getattr(optlab, name)(_make(shapes, device, sparse), **kwargs)
     theirs_opt = getattr(torch.optim, name)(_make(shapes, device, sparse), **kwargs)
     steps = {"ours": _stepper(ours_opt, compiled), "theirs": _stepper(theirs_opt, compiled)}
-    warmup, last_step = {}, {}
+    warmup, per_step = {}, {}
     for who, step in steps.items():  # 预热：建状态、首次分配、编译（都不计时）
         start = time.perf_counter()
-        for _ in range(2):
+        for _ in range(3):
             step()
         _sync(device)
-        before_last = time.perf_counter()
-        step()
-        _sync(device)
-        last_step[who] = time.perf_counter() - before_last
         warmup[who] = time.perf_counter() - start
-    inner = max(1, min(500, math.ceil(window / max(last_step.values()))))
+    for who, step in steps.items():  # 试测几步，定每段计时连续跑几步（也不计入结果）
+        start = time.perf_counter()
+        for _ in range(3):
+            step()
+        _sync(device)
+        per_step[who] = (time.perf_counter() - start) / 3
+    inner = max(1, min(1000, math.ceil(window / max(per_step.values()))))
     ratios, times = [], {"ours": [], "theirs": []}
     for r in range(repeat):
         order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=9, help="每种情形交替计时的轮数")
     parser.add_argument("--quick", action="store_true", help="更少的轮数，粗略但快")
     parser.add_argument(
-        "--window", type=float, default=20.0, help="每段计时至少多少毫秒（决定连续跑几步）"
+        "--window", type=float, default=50.0, help="每段计时至少多少毫秒（决定连续跑几步）"
     )
     parser.add_argument("--sets", nargs="*", default=list(PARAM_SETS), choices=list(PARAM_SETS))
     parser.add_argument(
