@@ -194,26 +194,35 @@ def test_step_counters_live_in_one_tensor_and_follow_changes():
     assert [int(ours_opt.state[p]["step"]) for p in ours] == [5, 4, 5, 5]
 
 
+class _SgdSideBySide:
+    """fused SGD（动量）与 foreach SGD 拿同样的梯度并排走；每步之后参数必须一致。"""
+
+    def __init__(self, shapes, seed):
+        self.gen = torch.Generator().manual_seed(seed)
+        self.fused = [torch.randn(s, generator=self.gen).requires_grad_() for s in shapes]
+        self.plain = [p.detach().clone().requires_grad_() for p in self.fused]
+        self.fused_opt = optlab.SGD(self.fused, lr=0.1, momentum=0.9, fused=True)
+        self.plain_opt = optlab.SGD(self.plain, lr=0.1, momentum=0.9, foreach=True)
+
+    def step(self, transposed=False):
+        """``transposed``：梯度按转置存放（形状相同、步长不同）。"""
+        for a, b in zip(self.fused, self.plain):
+            if transposed:
+                grad = torch.randn(a.shape[::-1], generator=self.gen).t()
+            else:
+                grad = torch.randn(a.shape, generator=self.gen)
+            a.grad, b.grad = grad, grad.clone()
+        self.fused_opt.step()
+        self.plain_opt.step()
+        for a, b in zip(self.fused, self.plain):
+            torch.testing.assert_close(a, b)
+
+
 def test_generated_code_is_called_directly_until_the_inputs_change():
     """编译之后每步直接调用生成的代码；输入的布局一变（这里换成转置存放的梯度），守卫不通过，
     回到 torch.compile 重新编译——结果始终与 foreach 路径一致。"""
-    gen = torch.Generator().manual_seed(2)
-    fused = [torch.randn(s, generator=gen).requires_grad_() for s in [(4, 3), (6, 5)]]
-    plain = [p.detach().clone().requires_grad_() for p in fused]
-    options = {"lr": 0.1, "momentum": 0.9}
-    fused_opt = optlab.SGD(fused, fused=True, **options)
-    plain_opt = optlab.SGD(plain, foreach=True, **options)
-
-    def step(transposed=False):
-        for a, b in zip(fused, plain):
-            grad = torch.randn(a.shape[::-1], generator=gen).t() if transposed else None
-            grad = torch.randn(a.shape, generator=gen) if grad is None else grad
-            a.grad, b.grad = grad, grad.clone()
-        fused_opt.step()
-        plain_opt.step()
-        for a, b in zip(fused, plain):
-            torch.testing.assert_close(a, b)
-
+    pair = _SgdSideBySide([(4, 3), (6, 5)], seed=2)
+    step = pair.step
     for _ in range(3):
         step()
     kernel = next(v for k, v in _fused._compiled.items() if k[0] == "sgd_kernel" and k[3] == 2)
@@ -235,20 +244,10 @@ def test_generated_code_is_called_directly_until_the_inputs_change():
 def test_without_the_tensor_guard_every_step_goes_through_torch_compile(monkeypatch):
     """torch 的内部守卫类不可用时（别的 torch 版本），不直接调用生成的代码，结果照样正确。"""
     monkeypatch.setattr(_fused, "_tensor_guard", lambda tensors: None)
-    gen = torch.Generator().manual_seed(3)
-    shapes = [(3,), (4, 2), (5,), (2, 2, 2), (6,)]  # 五个张量：别的测试没有编译过这个缓存键
-    fused = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
-    plain = [p.detach().clone().requires_grad_() for p in fused]
-    fused_opt = optlab.SGD(fused, lr=0.1, momentum=0.9, fused=True)
-    plain_opt = optlab.SGD(plain, lr=0.1, momentum=0.9, foreach=True)
+    # 五个张量：别的测试没有编译过这个缓存键
+    pair = _SgdSideBySide([(3,), (4, 2), (5,), (2, 2, 2), (6,)], seed=3)
     for _ in range(4):
-        for a, b in zip(fused, plain):
-            a.grad = torch.randn(a.shape, generator=gen)
-            b.grad = a.grad.clone()
-        fused_opt.step()
-        plain_opt.step()
-    for a, b in zip(fused, plain):
-        torch.testing.assert_close(a, b)
+        pair.step()
     kernel = next(v for k, v in _fused._compiled.items() if k[0] == "sgd_kernel" and k[3] == 5)
     assert kernel._variants == []
 
@@ -256,24 +255,10 @@ def test_without_the_tensor_guard_every_step_goes_through_torch_compile(monkeypa
 def test_steady_state_skips_the_per_tensor_checks_until_a_sparse_gradient(monkeypatch):
     """同一组参数第二次编译调用之后走快路径：不再逐个张量地查稀疏梯度、按设备与 dtype 分桶
     （守卫核对每个输入时已经核对了这些）。来了稀疏梯度，守卫不通过，照样像 torch 一样报错。"""
-    gen = torch.Generator().manual_seed(4)
     shapes = [(4, 3), (6, 5), (7,)]
-    fused = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
-    plain = [p.detach().clone().requires_grad_() for p in fused]
-    fused_opt = optlab.SGD(fused, lr=0.1, momentum=0.9, fused=True)
-    plain_opt = optlab.SGD(plain, lr=0.1, momentum=0.9, foreach=True)
-
-    def step():
-        for a, b in zip(fused, plain):
-            a.grad = torch.randn(a.shape, generator=gen)
-            b.grad = a.grad.clone()
-        fused_opt.step()
-        plain_opt.step()
-        for a, b in zip(fused, plain):
-            torch.testing.assert_close(a, b)
-
+    pair = _SgdSideBySide(shapes, seed=4)
     for _ in range(3):
-        step()
+        pair.step()
     bucketed = []
     original = optlab.optimizer.bucket_by_device_and_dtype
     monkeypatch.setattr(
@@ -281,12 +266,12 @@ def test_steady_state_skips_the_per_tensor_checks_until_a_sparse_gradient(monkey
         "bucket_by_device_and_dtype",
         lambda *lists: bucketed.append(lists[0]) or original(*lists),
     )
-    step()
+    pair.step()
     assert len(bucketed) == 1  # 只有 foreach 的对照组分了桶
-    assert bucketed[0][0] is plain[0]
-    fused[0].grad = torch.zeros(shapes[0]).to_sparse()
+    assert bucketed[0][0] is pair.plain[0]
+    pair.fused[0].grad = torch.zeros(shapes[0]).to_sparse()
     with pytest.raises(RuntimeError, match="sparse"):
-        fused_opt.step()
+        pair.fused_opt.step()
     theirs = torch.optim.SGD([torch.zeros(shapes[0], requires_grad=True)], momentum=0.9, fused=True)
     theirs.param_groups[0]["params"][0].grad = torch.zeros(shapes[0]).to_sparse()
     with pytest.raises(RuntimeError, match="sparse"):
