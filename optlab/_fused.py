@@ -14,7 +14,7 @@ torch 为 SGD、Adam、AdamW、Adagrad 手写了 fused 内核：每个元素的 
   几秒到十几秒。
 * **之后直接调用生成的代码**。经 ``torch.compile`` 调用时，dynamo 每次都要在 Python 里把参数列表拆成
   一个个张量、逐个核对守卫；几百个小张量时这比内核本身还慢。所以编译时记下 Inductor 生成的代码，
-  之后每步用一个 C++ 张量守卫一次核对全部输入（dtype、设备、形状、步长），通过就直接调用它
+  之后每步用一个 C++ 张量守卫一次核对全部输入（dtype、设备、形状、步幅），通过就直接调用它
   （见 :class:`CompiledKernel`）。一组参数走过一次完整的路径之后，这个守卫也替代了逐个张量的
   稀疏梯度检查与按设备、dtype 分桶（见 :func:`fused_step_direct`）。同理，各参数的 ``step``
   计数器放在同一个一维张量里，一次加法推进全部。
@@ -275,7 +275,7 @@ def kernel_for(optimizer_class: type) -> Recipe | None:
 #: 为 False 时 fused=True 直接走 foreach 路径、不编译（测试套件用它：逐个选项组合核对 fused 的
 #: 语义时，每种组合都编译一次要花几秒；编译内核本身由 tests/test_fused.py 核对）
 COMPILE = True
-#: 交给 Inductor 的选项。size_asserts：生成的代码每次调用都逐个检查输入的形状与步长——dynamo 的
+#: 交给 Inductor 的选项。size_asserts：生成的代码每次调用都逐个检查输入的形状与步幅——dynamo 的
 #: 守卫已经检查过同样的东西；几百个小张量时这一遍重复检查占一步的三成，所以关掉。
 COMPILE_OPTIONS: dict = {"size_asserts": False}
 _compiled: dict[tuple, CompiledKernel] = {}
@@ -300,7 +300,7 @@ class CompiledKernel:
 
     经 ``torch.compile`` 调用时，dynamo 先在 Python 里把参数列表拆成几百个张量，再逐个核对守卫；
     几百个小张量时，这一趟比融合内核本身还慢。所以编译时记下生成的代码、它的每个输入取自哪个
-    参数，并为这些输入建一个张量守卫（dynamo 自己的 C++ 检查：dtype、设备、形状、步长、是否要求
+    参数，并为这些输入建一个张量守卫（dynamo 自己的 C++ 检查：dtype、设备、形状、步幅、是否要求
     梯度）；之后每步用它一次核对全部输入，通过就直接调用生成的代码，不通过（例如换了形状）就回到
     ``torch.compile``，由它照常重新编译。每次编译的结果都留着（最近的在前），输入的布局在几种之间
     来回换时，每种都能直接调用。
@@ -393,7 +393,7 @@ class _InputPicker:
 
 
 def _tensor_guard(tensors: list) -> Any:
-    """这些张量的 dtype、设备、形状、步长与求导属性的 C++ 守卫（dynamo 用的同一个类）。
+    """这些张量的 dtype、设备、形状、步幅与求导属性的 C++ 守卫（dynamo 用的同一个类）。
 
     这是 torch 的内部类：别的 torch 版本里没有它或参数不同时返回 None，每步照常经 torch.compile。
     """
@@ -451,7 +451,7 @@ def fused_step_direct(
     """快路径：整组参数直接交给编译好的内核，返回是否做完了这一步。
 
     一组参数通常每步都是同一批张量。这一组走过一次完整的路径（稀疏梯度与复数参数的检查、
-    按设备与 dtype 分桶、编译）之后，守卫核对每个输入的 dtype、设备、形状、步长与存储方式时，
+    按设备与 dtype 分桶、编译）之后，守卫核对每个输入的 dtype、设备、形状、步幅与存储方式时，
     也就核对了“全组同一个桶、梯度都是稠密的”；所以不再逐个张量地做这几项检查，少走几遍
     Python 循环。守卫不通过（换了 dtype、来了稀疏梯度……）就返回 False，交回完整的路径。
     """

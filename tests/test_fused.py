@@ -205,7 +205,7 @@ class _SgdSideBySide:
         self.plain_opt = optlab.SGD(self.plain, lr=0.1, momentum=0.9, foreach=True)
 
     def step(self, transposed=False):
-        """``transposed``：梯度按转置存放（形状相同、步长不同）。"""
+        """``transposed``：梯度按转置存放（形状相同、步幅不同）。"""
         for a, b in zip(self.fused, self.plain):
             if transposed:
                 grad = torch.randn(a.shape[::-1], generator=self.gen).t()
@@ -233,7 +233,7 @@ def test_generated_code_is_called_directly_until_the_inputs_change():
     step()
     assert len(calls) == 1  # 直接调用了生成的代码
     step(transposed=True)
-    assert len(calls) == 1  # 梯度的步长变了：没有直接调用，而是重新编译
+    assert len(calls) == 1  # 梯度的步幅变了：没有直接调用，而是重新编译
     assert len(kernel._variants) == 2 and kernel._variants[0][0] is not code
     step(transposed=True)
     step()
